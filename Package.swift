@@ -1,0 +1,39 @@
+// swift-tools-version:6.1
+// SwiftLVS: the Linux Virtual Server rebuilt in Swift.
+//
+// Layering (docs/ARCHITECTURE.md): LVSPacket (wire formats) <- LVSEngine (pure director logic)
+// <- data plane / control plane / executables. LVSPacket and LVSEngine depend on the standard
+// library only, so their tests build in seconds and run without privileges.
+import PackageDescription
+
+let optimized: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "SwiftLVS",
+    products: [
+        .library(name: "LVSPacket", targets: ["LVSPacket"]),
+        .library(name: "LVSEngine", targets: ["LVSEngine"]),
+        .executable(name: "lvsd", targets: ["lvsd"]),
+        .executable(name: "lvsadm", targets: ["lvsadm"]),
+        .executable(name: "lvs-demo", targets: ["lvs-demo"]),
+        .executable(name: "LVSBench", targets: ["LVSBench"]),
+    ],
+    targets: [
+        // Linux packet-socket structs and constants that Glibc does not export to Swift.
+        .target(name: "CLinuxNet", cSettings: [.define("_GNU_SOURCE")]),
+        .target(name: "LVSPacket", swiftSettings: optimized),
+        .target(name: "LVSEngine", dependencies: ["LVSPacket"], swiftSettings: optimized),
+        .executableTarget(name: "lvsd", dependencies: ["LVSEngine", "CLinuxNet"]),
+        .executableTarget(name: "lvsadm", dependencies: ["LVSEngine"]),
+        .executableTarget(name: "lvs-demo", dependencies: ["LVSEngine"]),
+        // Benchmarks: plain executables printing `name value unit` lines (scripts/bench.sh).
+        .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
+        .executableTarget(
+            name: "LVSBench", dependencies: ["LVSEngine", "CMallocCounter"], path: "Benchmarks/LVSBench",
+            swiftSettings: optimized),
+        .testTarget(name: "LVSPacketTests", dependencies: ["LVSPacket"]),
+        .testTarget(name: "LVSEngineTests", dependencies: ["LVSEngine"]),
+    ]
+)

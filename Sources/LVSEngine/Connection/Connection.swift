@@ -1,0 +1,43 @@
+import LVSPacket
+
+/// One tracked connection: 88 bytes, preallocated in `ConnectionTable`, never heap-allocated.
+///
+/// The connection is reachable by two keys (double-nat.md, "IN and OUT entries"):
+/// IN  = (proto, client, cport, virtual, vport) for client-to-server packets;
+/// OUT = (proto, dest, dport, client, cport) for the real server's replies (NAT).
+/// Each key has its own hash-chain link, so one probe in one direction finds the entry.
+@frozen @usableFromInline
+struct Connection {
+    @usableFromInline var client: IPAddress
+    @usableFromInline var virtual: IPAddress
+    @usableFromInline var dest: IPAddress
+    @usableFromInline var clientPort: UInt16
+    @usableFromInline var virtualPort: UInt16
+    @usableFromInline var destPort: UInt16
+    @usableFromInline var proto: UInt8
+    /// `TCPState.rawValue` (UDP connections stay 0).
+    @usableFromInline var state: UInt8
+    /// `Connection.flag*` bits.
+    @usableFromInline var flags: UInt8
+    @usableFromInline var method: UInt8
+    @usableFromInline var service: UInt16
+    @usableFromInline var destSlot: UInt32
+    /// Next entry in the IN key's hash chain (a `ConnectionRef`).
+    @usableFromInline var nextIn: UInt32
+    /// Next entry in the OUT key's hash chain.
+    @usableFromInline var nextOut: UInt32
+    @usableFromInline var timerPrev: UInt32
+    @usableFromInline var timerNext: UInt32
+    /// When the connection expires, in engine milliseconds.
+    @usableFromInline var expires: UInt64
+
+    /// Counted in the destination's InActConn (IPVS IP_VS_CONN_F_INACTIVE).
+    @usableFromInline static let flagInactive: UInt8 = 1
+    /// No reply seen yet: DR and TUN connections step the INPUT_ONLY table (IP_VS_CONN_F_NOOUTPUT).
+    @usableFromInline static let flagNoOutput: UInt8 = 2
+    /// The slot holds a live connection.
+    @usableFromInline static let flagInUse: UInt8 = 4
+}
+
+/// Index value meaning "no entry".
+@usableFromInline let nilIndex: UInt32 = .max

@@ -1,0 +1,170 @@
+import LVSPacket
+
+// The control plane's view of a Director: services and real servers, with ipvsadm's semantics
+// and error messages. Called between batches, never concurrently with `process`.
+extension Director {
+    func slot(of key: ServiceKey) -> Int? {
+        let s = index.lookup(key.proto.rawValue, key.address, key.port)
+        return s >= 0 ? s : nil
+    }
+
+    func rebuildIndex() {
+        index.rebuild(records.compactMap { $0.map { ($0.key, $0.slot) } })
+    }
+
+    /// ipvsadm -A.
+    public func addService(_ spec: ServiceSpec) throws(DirectorError) {
+        guard slot(of: spec.key) == nil else { throw .serviceExists }
+        guard let scheduler = SchedulerRegistry.make(spec.scheduler) else { throw .schedulerNotFound(spec.scheduler) }
+        guard let free = records.firstIndex(where: { $0 == nil }) else { throw .tooManyServices }
+        records[free] = ServiceRecord(key: spec.key, slot: free, schedulerName: spec.scheduler, scheduler: scheduler)
+        serviceStats[free] = TrafficCounters()
+        rebuildIndex()
+    }
+
+    /// ipvsadm -E: changes the scheduler; existing connections keep their servers.
+    public func editService(_ spec: ServiceSpec) throws(DirectorError) {
+        guard let s = slot(of: spec.key), let record = records[s] else { throw .noSuchService }
+        guard record.schedulerName != spec.scheduler else { return }
+        guard let scheduler = SchedulerRegistry.make(spec.scheduler) else { throw .schedulerNotFound(spec.scheduler) }
+        record.scheduler = scheduler
+        record.schedulerName = spec.scheduler
+        notify(record, .reset)
+    }
+
+    /// ipvsadm -D: removes the service, its servers and its connections.
+    public func removeService(_ key: ServiceKey) throws(DirectorError) {
+        guard let s = slot(of: key), let record = records[s] else { throw .noSuchService }
+        expireConnections { $0.service == UInt16(s) }
+        for ds in record.destSlots { dests[Int(ds)] = DestinationState() ; freeDestSlots.append(ds) }
+        records[s] = nil
+        rebuildIndex()
+    }
+
+    /// ipvsadm -C.
+    public func flush() {
+        for case let record? in records { try? removeService(record.key) }
+    }
+
+    /// ipvsadm -a. A server removed while connections still used it comes back with its counters.
+    public func addDestination(_ spec: DestinationSpec, to key: ServiceKey) throws(DirectorError) {
+        guard let s = slot(of: key), let record = records[s] else { throw .serviceNotDefined }
+        try validate(spec, key)
+        guard position(of: spec.address, spec.port, in: record) == nil else { throw .destinationExists }
+        var ds: UInt32
+        if let trashed = (0..<destHighWater).first(where: {
+            let d = dests[$0]
+            return d.flags & DestinationState.flagInUse != 0 && !d.isAvailable && d.service == UInt16(s)
+                && d.address == spec.address && d.port == spec.port
+        }) {
+            ds = UInt32(trashed)
+        } else if let free = freeDestSlots.popLast() {
+            ds = free
+            dests[Int(ds)] = DestinationState()
+        } else {
+            guard destHighWater < configuration.maxDestinations else { throw .tooManyDestinations }
+            ds = UInt32(destHighWater)
+            destHighWater += 1
+            dests[Int(ds)] = DestinationState()
+        }
+        let d = dests + Int(ds)
+        d.pointee.address = spec.address
+        d.pointee.port = spec.port
+        d.pointee.service = UInt16(s)
+        d.pointee.flags = (d.pointee.flags & DestinationState.flagOverload) | DestinationState.flagInUse
+            | DestinationState.flagAvailable
+        apply(spec, to: d)
+        record.destSlots.append(ds)
+        notify(record, .added(position: record.destSlots.count - 1))
+    }
+
+    /// ipvsadm -e.
+    public func editDestination(_ spec: DestinationSpec, in key: ServiceKey) throws(DirectorError) {
+        guard let s = slot(of: key), let record = records[s] else { throw .serviceNotDefined }
+        try validate(spec, key)
+        guard let pos = position(of: spec.address, spec.port, in: record) else { throw .noSuchDestination }
+        let d = dests + Int(record.destSlots[pos])
+        // IPVS clears OVERLOAD when the upper threshold is removed or raised.
+        if spec.upperThreshold == 0 || spec.upperThreshold > d.pointee.upperThreshold {
+            d.pointee.flags &= ~DestinationState.flagOverload
+        }
+        apply(spec, to: d)
+        notify(record, .edited(position: pos))
+    }
+
+    /// ipvsadm -d. Connections to the server are dropped on their next packet (expire_nodest_conn)
+    /// or time out; its slot is freed when none is left.
+    public func removeDestination(address: IPAddress, port: UInt16, from key: ServiceKey) throws(DirectorError) {
+        guard let s = slot(of: key), let record = records[s] else { throw .serviceNotDefined }
+        guard let pos = position(of: address, port, in: record) else { throw .noSuchDestination }
+        let ds = record.destSlots.remove(at: pos)
+        let d = dests + Int(ds)
+        d.pointee.flags &= ~DestinationState.flagAvailable
+        if d.pointee.references == 0 {
+            d.pointee = DestinationState()
+            freeDestSlots.append(ds)
+        } else {
+            removedDestinationsPending += 1
+        }
+        notify(record, .removed(position: pos))
+    }
+
+    /// ipvsadm -Z: zeroes the counters of one service (and its servers), or of all.
+    public func zeroCounters(_ key: ServiceKey? = nil) throws(DirectorError) {
+        for case let record? in records where key == nil || record.key == key {
+            serviceStats[record.slot] = TrafficCounters()
+            for ds in record.destSlots { dests[Int(ds)].stats = TrafficCounters() }
+        }
+        if let key, slot(of: key) == nil { throw .noSuchService }
+    }
+
+    /// ipvsadm --set tcp tcpfin udp (seconds; 0 = unchanged). Applies to packets from now on.
+    public func setTimeouts(tcp: UInt64, tcpfin: UInt64, udp: UInt64) {
+        var t = currentTimeouts
+        t.set(tcp: tcp, tcpfin: tcpfin, udp: udp)
+        for i in 0..<t.tcp.count { tcpTimeouts[i] = t.tcp[i] }
+        udpTimeout = t.udp
+    }
+
+    public var currentTimeouts: Timeouts {
+        Timeouts(tcp: (0..<TCPState.allCases.count).map { tcpTimeouts[$0] }, udp: udpTimeout)
+    }
+
+    // MARK: Helpers
+
+    func validate(_ spec: DestinationSpec, _ key: ServiceKey) throws(DirectorError) {
+        guard (0...65535).contains(spec.weight) else { throw .invalid("weight must be 0..65535") }
+        guard spec.address.isIPv4 == key.address.isIPv4 else {
+            throw .invalid("real server and virtual service must be of the same address family")
+        }
+        guard spec.lowerThreshold <= spec.upperThreshold || spec.upperThreshold == 0 else {
+            throw .invalid("lower threshold must not exceed the upper threshold")
+        }
+    }
+
+    func apply(_ spec: DestinationSpec, to d: UnsafeMutablePointer<DestinationState>) {
+        d.pointee.weight = spec.weight
+        d.pointee.upperThreshold = spec.upperThreshold
+        d.pointee.lowerThreshold = spec.lowerThreshold
+        d.pointee.method = spec.method
+    }
+
+    func position(of address: IPAddress, _ port: UInt16, in record: ServiceRecord) -> Int? {
+        record.destSlots.firstIndex { dests[Int($0)].address == address && dests[Int($0)].port == port }
+    }
+
+    func notify(_ record: ServiceRecord, _ change: DestinationChange) {
+        let states = UnsafePointer(dests)
+        record.destSlots.withUnsafeBufferPointer {
+            record.scheduler.update(DestinationList(states: states, slots: $0), change: change)
+        }
+    }
+
+    /// Expires every connection matching `predicate` (a full table scan: control plane only).
+    func expireConnections(where predicate: (Connection) -> Bool) {
+        for i in 0..<table.capacity {
+            let c = table.entries[i]
+            if c.flags & Connection.flagInUse != 0 && predicate(c) { expireNow(UInt32(i)) }
+        }
+    }
+}

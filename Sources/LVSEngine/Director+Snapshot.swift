@@ -1,0 +1,88 @@
+import LVSPacket
+
+/// A service as listings show it (ipvsadm -L, metrics).
+public struct ServiceSnapshot: Sendable, Equatable {
+    public var key: ServiceKey
+    public var scheduler: String
+    public var stats: TrafficCounters
+    public var destinations: [DestinationSnapshot]
+}
+
+/// A real server as listings show it.
+public struct DestinationSnapshot: Sendable, Equatable {
+    public var address: IPAddress
+    public var port: UInt16
+    public var method: ForwardingMethod
+    public var weight: Int32
+    public var upperThreshold: UInt32
+    public var lowerThreshold: UInt32
+    public var activeConns: UInt32
+    public var inactiveConns: UInt32
+    public var persistConns: UInt32
+    public var overloaded: Bool
+    public var stats: TrafficCounters
+}
+
+/// A tracked connection as `ipvsadm -Lc` shows it.
+public struct ConnectionSnapshot: Sendable, Equatable {
+    public var proto: TransportProtocol
+    /// "ESTABLISHED", ..., or "UDP".
+    public var state: String
+    /// Milliseconds until expiry (0 when overdue).
+    public var expiresIn: UInt64
+    public var client: Endpoint
+    public var virtual: Endpoint
+    public var destination: Endpoint
+}
+
+extension Director {
+    /// Services in the order they were added (slot order), each with its servers in list order.
+    public func services() -> [ServiceSnapshot] {
+        records.compactMap { r in
+            guard let r else { return nil }
+            return ServiceSnapshot(
+                key: r.key, scheduler: r.schedulerName, stats: serviceStats[r.slot],
+                destinations: r.destSlots.map { destinationSnapshot(dests[Int($0)]) })
+        }
+    }
+
+    public func service(_ key: ServiceKey) -> ServiceSnapshot? { services().first { $0.key == key } }
+
+    func destinationSnapshot(_ d: DestinationState) -> DestinationSnapshot {
+        DestinationSnapshot(
+            address: d.address, port: d.port, method: d.method, weight: d.weight, upperThreshold: d.upperThreshold,
+            lowerThreshold: d.lowerThreshold, activeConns: d.activeConns, inactiveConns: d.inactiveConns,
+            persistConns: d.persistConns, overloaded: d.isOverloaded, stats: d.stats)
+    }
+
+    /// Every tracked connection (a full table scan: for listings, not for the packet path).
+    public func connections(now: Timestamp) -> [ConnectionSnapshot] {
+        var out: [ConnectionSnapshot] = []
+        for i in 0..<table.capacity {
+            let c = table.entries[i]
+            guard c.flags & Connection.flagInUse != 0 else { continue }
+            let proto = TransportProtocol(rawValue: c.proto) ?? .tcp
+            out.append(ConnectionSnapshot(
+                proto: proto,
+                state: proto == .udp ? "UDP" : TCPState(rawValue: c.state)!.description,
+                expiresIn: c.expires > now.milliseconds ? c.expires - now.milliseconds : 0,
+                client: Endpoint(c.client, c.clientPort), virtual: Endpoint(c.virtual, c.virtualPort),
+                destination: Endpoint(c.dest, c.destPort)))
+        }
+        return out
+    }
+
+    /// Director-wide counters.
+    public var counters: DirectorCounters {
+        var c = DirectorCounters()
+        for r in DropReason.allCases { c.drops[Int(r.rawValue)] = hot[Int(r.rawValue)] }
+        c.forwardedToRealServer = hot[Counter.toRealServer]
+        c.forwardedToClient = hot[Counter.toClient]
+        c.replies = hot[Counter.replies]
+        c.notOurs = hot[Counter.notOurs]
+        c.connectionsCreated = hot[Counter.created]
+        c.connectionsExpired = hot[Counter.expired]
+        c.connectionsReused = hot[Counter.reused]
+        return c
+    }
+}

@@ -1,0 +1,166 @@
+import LVSPacket
+
+/// Start-up settings of a `Director`: table sizes are fixed here, nothing grows later.
+public struct DirectorConfiguration: Sendable {
+    /// Connections the table holds; a full table refuses new connections, never evicts.
+    public var connectionCapacity: Int
+    public var maxServices: Int
+    public var maxDestinations: Int
+    /// Seeds the connection hash and the generator behind randomised schedulers.
+    public var seed: UInt64
+    public var timeouts: Timeouts
+    /// Drop and expire a connection whose real server was removed as soon as a packet hits it
+    /// (IPVS's expire_nodest_conn, off by default there, on here: see spec section 9).
+    public var expireNodestConn: Bool
+    /// Answer ICMP port-unreachable when a service has no usable real server (IPVS ip_vs_leave).
+    public var icmpOnNoDestination: Bool
+
+    public init(connectionCapacity: Int = 1 << 20, maxServices: Int = 1024, maxDestinations: Int = 16384,
+                seed: UInt64 = 0x5357_4c56_5331, timeouts: Timeouts = .ipvsDefaults,
+                expireNodestConn: Bool = true, icmpOnNoDestination: Bool = true) {
+        self.connectionCapacity = connectionCapacity
+        self.maxServices = maxServices
+        self.maxDestinations = maxDestinations
+        self.seed = seed
+        self.timeouts = timeouts
+        self.expireNodestConn = expireNodestConn
+        self.icmpOnNoDestination = icmpOnNoDestination
+    }
+}
+
+/// The director: virtual services, real servers, the connection table, and the per-packet entry
+/// point `process`. One instance per worker thread (share-nothing); not thread-safe.
+///
+/// Pure: no I/O, no clock, no randomness of its own. `process` rewrites a frame in place and says
+/// what to do with it; `advance(to:)` expires connections. Control-plane methods (add/edit/remove
+/// services and servers) are called between batches.
+public final class Director {
+    public let configuration: DirectorConfiguration
+    @usableFromInline var table: ConnectionTable
+    @usableFromInline let index: ServiceIndex
+    var records: [ServiceRecord?]
+    @usableFromInline let serviceStats: UnsafeMutablePointer<TrafficCounters>
+    @usableFromInline let dests: UnsafeMutablePointer<DestinationState>
+    var destHighWater = 0
+    var freeDestSlots: [UInt32] = []
+    /// Removed destinations still referenced by connections (their slots await reaping).
+    var removedDestinationsPending = 0
+    /// Hot counters: drops by reason, then the `Counter` indices.
+    @usableFromInline let hot: UnsafeMutablePointer<UInt64>
+    @usableFromInline let stateTable: UnsafeMutablePointer<UInt8>
+    @usableFromInline let tcpTimeouts: UnsafeMutablePointer<UInt64>
+    @usableFromInline var udpTimeout: UInt64
+    @usableFromInline var rng: UInt64
+
+    @usableFromInline enum Counter {
+        @usableFromInline static let base = DropReason.allCases.count
+        @usableFromInline static let toRealServer = base
+        @usableFromInline static let toClient = base + 1
+        @usableFromInline static let replies = base + 2
+        @usableFromInline static let notOurs = base + 3
+        @usableFromInline static let created = base + 4
+        @usableFromInline static let expired = base + 5
+        @usableFromInline static let reused = base + 6
+        @usableFromInline static let count = base + 7
+    }
+
+    /// IPVS's provisional timeout of a connection before its first state change.
+    @usableFromInline static let initialTimeout: UInt64 = 3000
+
+    public init(_ configuration: DirectorConfiguration = DirectorConfiguration(), now: Timestamp = Timestamp(milliseconds: 0)) {
+        self.configuration = configuration
+        table = ConnectionTable(capacity: configuration.connectionCapacity, seed: configuration.seed, now: now)
+        index = ServiceIndex(maxServices: configuration.maxServices)
+        records = Array(repeating: nil, count: configuration.maxServices)
+        serviceStats = .allocate(capacity: configuration.maxServices)
+        serviceStats.initialize(repeating: TrafficCounters(), count: configuration.maxServices)
+        dests = .allocate(capacity: configuration.maxDestinations)
+        dests.initialize(repeating: DestinationState(), count: configuration.maxDestinations)
+        freeDestSlots.reserveCapacity(configuration.maxDestinations)
+        hot = .allocate(capacity: Counter.count)
+        hot.initialize(repeating: 0, count: Counter.count)
+        stateTable = .allocate(capacity: TCPStateMachine.table.count)
+        stateTable.initialize(from: TCPStateMachine.table, count: TCPStateMachine.table.count)
+        tcpTimeouts = .allocate(capacity: TCPState.allCases.count)
+        tcpTimeouts.initialize(from: configuration.timeouts.tcp, count: TCPState.allCases.count)
+        udpTimeout = configuration.timeouts.udp
+        rng = configuration.seed | 1
+    }
+
+    deinit {
+        serviceStats.deallocate()
+        dests.deallocate()
+        hot.deallocate()
+        stateTable.deallocate()
+        tcpTimeouts.deallocate()
+    }
+
+    // MARK: The per-packet entry point
+
+    /// Decides what to do with one Ethernet frame and rewrites it in place (VS/NAT both ways, ICMP
+    /// errors related to a connection, echo replies and port-unreachable answers for VIPs).
+    @inlinable
+    public func process(_ frame: inout Frame, now: Timestamp) -> Verdict {
+        guard case .ok(let p) = PacketParser.parse(frame.base, length: frame.length) else {
+            return drop(.malformed)
+        }
+        guard p.isIP else { return notOurs() }
+        let proto = p.l4Protocol
+        if proto == IPProto.tcp || proto == IPProto.udp {
+            if p.fragment != .none { return index.isVIP(p.dst) ? drop(.fragment) : notOurs() }
+            let svc = index.lookup(proto, p.dst, p.dstPort)
+            if svc >= 0 { return inbound(&frame, p, svc, now) }
+            let ci = table.lookupOut(proto, dest: p.src, dport: p.srcPort, client: p.dst, cport: p.dstPort)
+            if ci != nilIndex { return outbound(&frame, p, ci, now) }
+            return index.isVIP(p.dst) ? drop(.noService) : notOurs()
+        }
+        if (proto == IPProto.icmp && p.isIPv4) || (proto == IPProto.icmpv6 && !p.isIPv4) {
+            if p.fragment != .none { return index.isVIP(p.dst) ? drop(.fragment) : notOurs() }
+            return icmp(&frame, p, now)
+        }
+        return index.isVIP(p.dst) ? drop(.noService) : notOurs()
+    }
+
+    /// Expires every connection whose timeout passed by `now`; returns how many. Call it between
+    /// batches (it does O(ticks elapsed + connections due) work).
+    @discardableResult
+    public func advance(to now: Timestamp) -> Int {
+        let dests = self.dests
+        let n = table.advance(to: now) { t, i in
+            Director.unbind(t.entries + Int(i), dests)
+            t.release(i)
+        }
+        hot[Counter.expired] &+= UInt64(n)
+        if removedDestinationsPending > 0 { reapDestinations() }
+        return n
+    }
+
+    /// Connections currently tracked.
+    public var connectionCount: Int { table.count }
+
+    /// Bytes of preallocated table memory per connection of capacity.
+    public var tableBytesPerConnection: Double { table.bytesPerConnection }
+
+    // MARK: Verdict helpers
+
+    @inlinable @inline(__always)
+    func drop(_ reason: DropReason) -> Verdict {
+        hot[Int(reason.rawValue)] &+= 1
+        return .drop(reason)
+    }
+
+    @inlinable @inline(__always)
+    func notOurs() -> Verdict {
+        hot[Counter.notOurs] &+= 1
+        return .notOurs
+    }
+
+    @inlinable @inline(__always)
+    func nextRandom() -> UInt64 {
+        // xorshift64*: deterministic for a given seed.
+        rng ^= rng >> 12
+        rng ^= rng << 25
+        rng ^= rng >> 27
+        return rng &* 0x2545_f491_4f6c_dd1d
+    }
+}
