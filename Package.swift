@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .library(name: "LVSPacket", targets: ["LVSPacket"]),
         .library(name: "LVSEngine", targets: ["LVSEngine"]),
+        .library(name: "LVSControl", targets: ["LVSControl"]),
         .executable(name: "lvsd", targets: ["lvsd"]),
         .executable(name: "lvsadm", targets: ["lvsadm"]),
         .executable(name: "lvs-demo", targets: ["lvs-demo"]),
@@ -25,9 +26,11 @@ let package = Package(
         .target(name: "CLinuxNet", cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "LVSPacket", swiftSettings: optimized),
         .target(name: "LVSEngine", dependencies: ["LVSPacket"], swiftSettings: optimized),
+        // Control-plane pieces without I/O: ipvsadm-compatible listings (and, later, config parsing).
+        .target(name: "LVSControl", dependencies: ["LVSEngine"]),
         .executableTarget(name: "lvsd", dependencies: ["LVSEngine", "CLinuxNet"]),
-        .executableTarget(name: "lvsadm", dependencies: ["LVSEngine"]),
-        .executableTarget(name: "lvs-demo", dependencies: ["LVSEngine"]),
+        .executableTarget(name: "lvsadm", dependencies: ["LVSControl"]),
+        .executableTarget(name: "lvs-demo", dependencies: ["LVSControl"]),
         // Benchmarks: plain executables printing `name value unit` lines (scripts/bench.sh).
         .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
         .executableTarget(
@@ -35,5 +38,6 @@ let package = Package(
             swiftSettings: optimized),
         .testTarget(name: "LVSPacketTests", dependencies: ["LVSPacket"]),
         .testTarget(name: "LVSEngineTests", dependencies: ["LVSEngine"]),
+        .testTarget(name: "LVSControlTests", dependencies: ["LVSControl"]),
     ]
 )

@@ -6,6 +6,13 @@ public struct ServiceSnapshot: Sendable, Equatable {
     public var scheduler: String
     public var stats: TrafficCounters
     public var destinations: [DestinationSnapshot]
+
+    public init(key: ServiceKey, scheduler: String, stats: TrafficCounters, destinations: [DestinationSnapshot]) {
+        self.key = key
+        self.scheduler = scheduler
+        self.stats = stats
+        self.destinations = destinations
+    }
 }
 
 /// A real server as listings show it.
@@ -21,6 +28,22 @@ public struct DestinationSnapshot: Sendable, Equatable {
     public var persistConns: UInt32
     public var overloaded: Bool
     public var stats: TrafficCounters
+
+    public init(address: IPAddress, port: UInt16, method: ForwardingMethod, weight: Int32, upperThreshold: UInt32,
+                lowerThreshold: UInt32, activeConns: UInt32, inactiveConns: UInt32, persistConns: UInt32,
+                overloaded: Bool, stats: TrafficCounters) {
+        self.address = address
+        self.port = port
+        self.method = method
+        self.weight = weight
+        self.upperThreshold = upperThreshold
+        self.lowerThreshold = lowerThreshold
+        self.activeConns = activeConns
+        self.inactiveConns = inactiveConns
+        self.persistConns = persistConns
+        self.overloaded = overloaded
+        self.stats = stats
+    }
 }
 
 /// A tracked connection as `ipvsadm -Lc` shows it.

@@ -1,5 +1,8 @@
 import LVSPacket
 
+/// Advice for a freshly allocated, 2 MiB-aligned region of `bytes` bytes.
+public typealias MemoryAdvisor = @Sendable (UnsafeMutableRawPointer, Int) -> Void
+
 /// Start-up settings of a `Director`: table sizes are fixed here, nothing grows later.
 public struct DirectorConfiguration: Sendable {
     /// Connections the table holds; a full table refuses new connections, never evicts.
@@ -14,10 +17,13 @@ public struct DirectorConfiguration: Sendable {
     public var expireNodestConn: Bool
     /// Answer ICMP port-unreachable when a service has no usable real server (IPVS ip_vs_leave).
     public var icmpOnNoDestination: Bool
+    /// Called once for each large table allocation before it is first touched, so the caller can
+    /// advise the kernel (e.g. madvise(MADV_HUGEPAGE)); the engine itself makes no system calls.
+    public var memoryAdvisor: MemoryAdvisor?
 
     public init(connectionCapacity: Int = 1 << 20, maxServices: Int = 1024, maxDestinations: Int = 16384,
                 seed: UInt64 = 0x5357_4c56_5331, timeouts: Timeouts = .ipvsDefaults,
-                expireNodestConn: Bool = true, icmpOnNoDestination: Bool = true) {
+                expireNodestConn: Bool = true, icmpOnNoDestination: Bool = true, memoryAdvisor: MemoryAdvisor? = nil) {
         self.connectionCapacity = connectionCapacity
         self.maxServices = maxServices
         self.maxDestinations = maxDestinations
@@ -25,6 +31,7 @@ public struct DirectorConfiguration: Sendable {
         self.timeouts = timeouts
         self.expireNodestConn = expireNodestConn
         self.icmpOnNoDestination = icmpOnNoDestination
+        self.memoryAdvisor = memoryAdvisor
     }
 }
 
@@ -69,7 +76,9 @@ public final class Director {
 
     public init(_ configuration: DirectorConfiguration = DirectorConfiguration(), now: Timestamp = Timestamp(milliseconds: 0)) {
         self.configuration = configuration
-        table = ConnectionTable(capacity: configuration.connectionCapacity, seed: configuration.seed, now: now)
+        table = ConnectionTable(
+            capacity: configuration.connectionCapacity, seed: configuration.seed, now: now,
+            advise: configuration.memoryAdvisor)
         index = ServiceIndex(maxServices: configuration.maxServices)
         records = Array(repeating: nil, count: configuration.maxServices)
         serviceStats = .allocate(capacity: configuration.maxServices)
@@ -88,6 +97,8 @@ public final class Director {
     }
 
     deinit {
+        table.deallocate()
+        index.deallocate()
         serviceStats.deallocate()
         dests.deallocate()
         hot.deallocate()
@@ -101,9 +112,8 @@ public final class Director {
     /// errors related to a connection, echo replies and port-unreachable answers for VIPs).
     @inlinable
     public func process(_ frame: inout Frame, now: Timestamp) -> Verdict {
-        guard case .ok(let p) = PacketParser.parse(frame.base, length: frame.length) else {
-            return drop(.malformed)
-        }
+        var p = PacketInfo()
+        if PacketParser.parse(frame.base, length: frame.length, into: &p) != nil { return drop(.malformed) }
         guard p.isIP else { return notOurs() }
         let proto = p.l4Protocol
         if proto == IPProto.tcp || proto == IPProto.udp {

@@ -19,19 +19,19 @@ public struct EthernetView {
         self.base = base
     }
 
-    @inlinable public var destination: MACAddress {
+    @inlinable @inline(__always) public var destination: MACAddress {
         get { MACAddress(at: base, 0) }
         nonmutating set { newValue.store(to: base, 0) }
     }
-    @inlinable public var source: MACAddress {
+    @inlinable @inline(__always) public var source: MACAddress {
         get { MACAddress(at: base, 6) }
         nonmutating set { newValue.store(to: base, 6) }
     }
-    @inlinable public var hasVLAN: Bool { headerLength > HeaderSize.ethernet }
+    @inlinable @inline(__always) public var hasVLAN: Bool { headerLength > HeaderSize.ethernet }
     /// The tag control information (PCP, DEI, VID) when `hasVLAN`.
-    @inlinable public var vlanTCI: UInt16 { hasVLAN ? base.be16(14) : 0 }
+    @inlinable @inline(__always) public var vlanTCI: UInt16 { hasVLAN ? base.be16(14) : 0 }
     /// The EtherType of the payload (after the tag, when present).
-    @inlinable public var etherType: UInt16 { base.be16(headerLength - 2) }
+    @inlinable @inline(__always) public var etherType: UInt16 { base.be16(headerLength - 2) }
 
     /// Swaps source and destination (for answering on the receiving interface).
     @inlinable public func swapAddresses() {
@@ -57,31 +57,31 @@ public struct ARPView {
     public static let request: UInt16 = 1
     public static let reply: UInt16 = 2
 
-    @inlinable public var hardwareType: UInt16 { base.be16(0) }
-    @inlinable public var protocolType: UInt16 { base.be16(2) }
-    @inlinable public var hardwareLength: UInt8 { base.u8(4) }
-    @inlinable public var protocolLength: UInt8 { base.u8(5) }
+    @inlinable @inline(__always) public var hardwareType: UInt16 { base.be16(0) }
+    @inlinable @inline(__always) public var protocolType: UInt16 { base.be16(2) }
+    @inlinable @inline(__always) public var hardwareLength: UInt8 { base.u8(4) }
+    @inlinable @inline(__always) public var protocolLength: UInt8 { base.u8(5) }
     /// True for Ethernet/IPv4 ARP, the only kind a director answers.
-    @inlinable public var isEthernetIPv4: Bool {
+    @inlinable @inline(__always) public var isEthernetIPv4: Bool {
         hardwareType == 1 && protocolType == EtherType.ipv4 && hardwareLength == 6 && protocolLength == 4
     }
-    @inlinable public var operation: UInt16 {
+    @inlinable @inline(__always) public var operation: UInt16 {
         get { base.be16(6) }
         nonmutating set { base.setBE16(newValue, 6) }
     }
-    @inlinable public var senderMAC: MACAddress {
+    @inlinable @inline(__always) public var senderMAC: MACAddress {
         get { MACAddress(at: base, 8) }
         nonmutating set { newValue.store(to: base, 8) }
     }
-    @inlinable public var senderIP: IPAddress {
+    @inlinable @inline(__always) public var senderIP: IPAddress {
         get { base.address4(14) }
         nonmutating set { base.setRaw32(newValue.v4Raw, 14) }
     }
-    @inlinable public var targetMAC: MACAddress {
+    @inlinable @inline(__always) public var targetMAC: MACAddress {
         get { MACAddress(at: base, 18) }
         nonmutating set { newValue.store(to: base, 18) }
     }
-    @inlinable public var targetIP: IPAddress {
+    @inlinable @inline(__always) public var targetIP: IPAddress {
         get { base.address4(24) }
         nonmutating set { base.setRaw32(newValue.v4Raw, 24) }
     }

@@ -11,31 +11,38 @@ public enum PacketParser {
     /// Parses an Ethernet frame.
     @inlinable
     public static func parse(_ frame: UnsafeMutableRawPointer, length: Int) -> ParseResult {
-        guard let eth = EthernetView(frame, length: length) else {
-            return .malformed(length >= 12 && length < 18 && isTagged(frame, length) ? .truncatedVLAN : .truncatedEthernet)
-        }
         var info = PacketInfo()
+        if let bad = parse(frame, length: length, into: &info) { return .malformed(bad) }
+        return .ok(info)
+    }
+
+    /// Parses an Ethernet frame into `info` (which must be freshly initialised); returns nil on
+    /// success. The packet path uses this form: no result enum to build and unpack.
+    @inlinable
+    public static func parse(_ frame: UnsafeMutableRawPointer, length: Int, into info: inout PacketInfo) -> MalformedReason? {
+        guard let eth = EthernetView(frame, length: length) else {
+            return length >= 12 && length < 18 && isTagged(frame, length) ? .truncatedVLAN : .truncatedEthernet
+        }
         info.hasVLAN = eth.hasVLAN
         info.vlanTCI = eth.vlanTCI
         info.etherType = eth.etherType
         info.l3Offset = eth.headerLength
         switch info.etherType {
         case EtherType.ipv4, EtherType.ipv6:
-            if let bad = parseIP(frame, offset: eth.headerLength, end: length, into: &info) { return .malformed(bad) }
-            return .ok(info)
+            return parseIP(frame, offset: eth.headerLength, end: length, into: &info)
         case EtherType.arp:
             guard ARPView(frame + eth.headerLength, length: length - eth.headerLength) != nil else {
-                return .malformed(.truncatedARP)
+                return .truncatedARP
             }
             info.network = .arp
             info.l3End = eth.headerLength + HeaderSize.arpIPv4
             info.l4Offset = info.l3End  // no transport layer: an empty one, keeping l3Offset <= l4Offset <= l3End
-            return .ok(info)
+            return nil
         default:
             info.network = .other
             info.l3End = length
             info.l4Offset = length
-            return .ok(info)
+            return nil
         }
     }
 

@@ -75,8 +75,8 @@ public struct PacketInfo: Sendable {
     public var fragment: FragmentKind = .none
     /// IPv6 only: offset of the fragment header, or 0.
     public var ipv6FragmentHeaderOffset: Int = 0
-    public var src: IPAddress = .zero
-    public var dst: IPAddress = .zero
+    public var src = IPAddress(hi: 0, lo: 0)
+    public var dst = IPAddress(hi: 0, lo: 0)
     /// Host order; 0 when the protocol has no ports or the packet is a subsequent fragment.
     public var srcPort: UInt16 = 0
     public var dstPort: UInt16 = 0
@@ -87,11 +87,11 @@ public struct PacketInfo: Sendable {
     @inlinable public init() {}
 
     /// IP total length (header + payload), the byte count IPVS's statistics use.
-    @inlinable public var ipLength: Int { l3End &- l3Offset }
+    @inlinable @inline(__always) public var ipLength: Int { l3End &- l3Offset }
     /// Length of the transport segment (header + payload).
-    @inlinable public var l4Length: Int { l3End &- l4Offset }
-    @inlinable public var isIPv4: Bool { network == .ipv4 }
-    @inlinable public var isIP: Bool { network == .ipv4 || network == .ipv6 }
+    @inlinable @inline(__always) public var l4Length: Int { l3End &- l4Offset }
+    @inlinable @inline(__always) public var isIPv4: Bool { network == .ipv4 }
+    @inlinable @inline(__always) public var isIP: Bool { network == .ipv4 || network == .ipv6 }
 }
 
 /// A parse outcome: the parsed fields, or the typed reason the frame is malformed.

@@ -8,34 +8,34 @@ public struct TCPView {
 
     public static let checksumOffset = 16
 
-    @inlinable public var sourcePort: UInt16 {
+    @inlinable @inline(__always) public var sourcePort: UInt16 {
         get { base.be16(0) }
         nonmutating set { base.setBE16(newValue, 0) }
     }
-    @inlinable public var destinationPort: UInt16 {
+    @inlinable @inline(__always) public var destinationPort: UInt16 {
         get { base.be16(2) }
         nonmutating set { base.setBE16(newValue, 2) }
     }
-    @inlinable public var sequence: UInt32 {
+    @inlinable @inline(__always) public var sequence: UInt32 {
         get { base.be32(4) }
         nonmutating set { base.setBE32(newValue, 4) }
     }
-    @inlinable public var acknowledgment: UInt32 {
+    @inlinable @inline(__always) public var acknowledgment: UInt32 {
         get { base.be32(8) }
         nonmutating set { base.setBE32(newValue, 8) }
     }
     /// Header length in bytes (data offset * 4).
-    @inlinable public var headerLength: Int { Int(base.u8(12) >> 4) &* 4 }
-    @inlinable public var flags: UInt8 { base.u8(13) }
-    @inlinable public var window: UInt16 { base.be16(14) }
+    @inlinable @inline(__always) public var headerLength: Int { Int(base.u8(12) >> 4) &* 4 }
+    @inlinable @inline(__always) public var flags: UInt8 { base.u8(13) }
+    @inlinable @inline(__always) public var window: UInt16 { base.be16(14) }
     /// Raw (network-order) checksum word.
-    @inlinable public var checksum: UInt16 {
+    @inlinable @inline(__always) public var checksum: UInt16 {
         get { base.raw16(16) }
         nonmutating set { base.setRaw16(newValue, 16) }
     }
 
     /// The options area (between the fixed header and the data).
-    @inlinable public var options: TCPOptions {
+    @inlinable @inline(__always) public var options: TCPOptions {
         TCPOptions(base: base + HeaderSize.tcp, length: headerLength - HeaderSize.tcp)
     }
 }
@@ -126,20 +126,20 @@ public struct UDPView {
 
     public static let checksumOffset = 6
 
-    @inlinable public var sourcePort: UInt16 {
+    @inlinable @inline(__always) public var sourcePort: UInt16 {
         get { base.be16(0) }
         nonmutating set { base.setBE16(newValue, 0) }
     }
-    @inlinable public var destinationPort: UInt16 {
+    @inlinable @inline(__always) public var destinationPort: UInt16 {
         get { base.be16(2) }
         nonmutating set { base.setBE16(newValue, 2) }
     }
-    @inlinable public var length: UInt16 {
+    @inlinable @inline(__always) public var length: UInt16 {
         get { base.be16(4) }
         nonmutating set { base.setBE16(newValue, 4) }
     }
     /// Raw (network-order) checksum word; 0 over IPv4 means "no checksum".
-    @inlinable public var checksum: UInt16 {
+    @inlinable @inline(__always) public var checksum: UInt16 {
         get { base.raw16(6) }
         nonmutating set { base.setRaw16(newValue, 6) }
     }
@@ -155,20 +155,20 @@ public struct ICMPView {
 
     public static let checksumOffset = 2
 
-    @inlinable public var type: UInt8 {
+    @inlinable @inline(__always) public var type: UInt8 {
         get { base.u8(0) }
         nonmutating set { base.setU8(newValue, 0) }
     }
-    @inlinable public var code: UInt8 {
+    @inlinable @inline(__always) public var code: UInt8 {
         get { base.u8(1) }
         nonmutating set { base.setU8(newValue, 1) }
     }
-    @inlinable public var checksum: UInt16 {
+    @inlinable @inline(__always) public var checksum: UInt16 {
         get { base.raw16(2) }
         nonmutating set { base.setRaw16(newValue, 2) }
     }
     /// The 4 bytes after the checksum (identifier+sequence, unused, or next-hop MTU).
-    @inlinable public var rest: UInt32 {
+    @inlinable @inline(__always) public var rest: UInt32 {
         get { base.be32(4) }
         nonmutating set { base.setBE32(newValue, 4) }
     }

@@ -128,12 +128,21 @@ extension Director {
                 c.pointee.flags &= ~Connection.flagInactive
             }
             c.pointee.state = new
-            if expires < c.pointee.expires {
-                table.reschedule(ci, expires: expires)
-                return
-            }
         }
-        c.pointee.expires = expires
+        refresh(ci, expires: expires)
+    }
+
+    /// Restarts a connection's timer: later expiries just move the stored time (the wheel re-files
+    /// lazily); an earlier one (a shorter timeout than the one it was filed under) re-files now,
+    /// so lowered timeouts take effect at once.
+    @inlinable @inline(__always)
+    func refresh(_ ci: UInt32, expires: UInt64) {
+        let c = table.entries + Int(ci)
+        if expires < c.pointee.expires {
+            table.reschedule(ci, expires: expires)
+        } else {
+            c.pointee.expires = expires
+        }
     }
 
     /// Frees slots of removed destinations that no connection references any more.

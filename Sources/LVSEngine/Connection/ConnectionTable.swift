@@ -5,11 +5,11 @@ import LVSPacket
 ///
 /// Everything is allocated once, at start-up, for `capacity` connections: the packet path never
 /// allocates, and a full table refuses new connections (counted by the caller) instead of
-/// evicting live ones. Chains link by 32-bit references `index << 1 | key` (key 0 = IN, 1 = OUT).
+/// evicting live ones. The owner frees it with `deallocate()`; copies share the memory. Chains link by 32-bit references `index << 1 | key` (key 0 = IN, 1 = OUT).
 /// Expiry is lazy: a packet only moves `expires` forward; the wheel slot visited at the old time
 /// re-files entries that are not yet due, so a refresh costs one store.
 @usableFromInline
-struct ConnectionTable: ~Copyable {
+struct ConnectionTable {
     @usableFromInline let entries: UnsafeMutablePointer<Connection>
     @usableFromInline let buckets: UnsafeMutablePointer<UInt32>
     @usableFromInline let bucketMask: Int
@@ -24,14 +24,25 @@ struct ConnectionTable: ~Copyable {
     /// The last tick whose slot has been processed.
     @usableFromInline var lastTick: UInt64
 
-    init(capacity: Int, seed: UInt64, now: Timestamp) {
+    /// Alignment of the large arrays: 2 MiB, so that a caller-supplied advisor can back them
+    /// with huge pages (fewer TLB misses on tables of millions of connections).
+    static var largeAlignment: Int { 2 << 20 }
+
+    static func allocateLarge<T>(_ type: T.Type, _ count: Int, _ advise: MemoryAdvisor?) -> UnsafeMutablePointer<T> {
+        let bytes = count * MemoryLayout<T>.stride
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: bytes >= largeAlignment ? largeAlignment : 64)
+        if let advise, bytes >= largeAlignment { advise(raw, bytes) }
+        return raw.bindMemory(to: T.self, capacity: count)
+    }
+
+    init(capacity: Int, seed: UInt64, now: Timestamp, advise: MemoryAdvisor? = nil) {
         precondition(capacity > 0 && capacity < Int(UInt32.max >> 1), "capacity must be in 1..<2^31")
         self.capacity = capacity
         self.seed = seed
-        entries = .allocate(capacity: capacity)
+        entries = Self.allocateLarge(Connection.self, capacity, advise)
         var b = 1
         while b < capacity * 2 { b <<= 1 }
-        buckets = .allocate(capacity: b)
+        buckets = Self.allocateLarge(UInt32.self, b, advise)
         buckets.initialize(repeating: nilIndex, count: b)
         bucketMask = b - 1
         wheel = .allocate(capacity: Self.wheelSlots)
@@ -48,7 +59,9 @@ struct ConnectionTable: ~Copyable {
         lastTick = now.milliseconds >> Self.tickShift
     }
 
-    deinit {
+    /// Frees the memory (the owning Director calls this from its deinit; a copyable struct
+    /// cannot own it, and a noncopyable one trips the optimizer when stored in a class).
+    func deallocate() {
         entries.deallocate()
         buckets.deallocate()
         wheel.deallocate()

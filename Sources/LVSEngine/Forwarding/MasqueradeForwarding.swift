@@ -33,7 +33,7 @@ extension Director {
             let direction: PacketDirection = c.pointee.flags & Connection.flagNoOutput != 0 ? .inputOnly : .input
             step(ci, flags: p.tcpFlags, direction: direction, now)
         } else {
-            c.pointee.expires = now.milliseconds &+ udpTimeout
+            refresh(ci, expires: now.milliseconds &+ udpTimeout)
         }
         if c.pointee.method == ForwardingMethod.masquerade.rawValue {
             rewriteDestination(&frame, p, address: c.pointee.dest, port: c.pointee.destPort)
@@ -55,7 +55,7 @@ extension Director {
         if p.l4Protocol == IPProto.tcp {
             step(ci, flags: p.tcpFlags, direction: .output, now)
         } else {
-            c.pointee.expires = now.milliseconds &+ udpTimeout
+            refresh(ci, expires: now.milliseconds &+ udpTimeout)
         }
         rewriteSource(&frame, p, address: c.pointee.virtual, port: c.pointee.virtualPort)
         let bytes = p.ipLength

@@ -5,7 +5,7 @@ import LVSPacket
 /// Rebuilt by the control plane whenever services change (cheap: at most a few thousand entries),
 /// so lookups on the packet path are a hash and a short linear probe in a cache-resident array.
 @usableFromInline
-struct ServiceIndex: ~Copyable {
+struct ServiceIndex {
     @usableFromInline struct Entry {
         @usableFromInline var address: IPAddress
         @usableFromInline var port: UInt16
@@ -29,7 +29,8 @@ struct ServiceIndex: ~Copyable {
         vips.initialize(repeating: empty, count: n)
     }
 
-    deinit {
+    /// Frees the memory; called by the owning Director.
+    func deallocate() {
         services.deallocate()
         vips.deallocate()
     }
