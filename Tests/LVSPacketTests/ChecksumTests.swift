@@ -4,7 +4,9 @@ import Testing
 @Suite struct ChecksumTests {
     /// Folded sum of `bytes` via `Checksum.accumulate`, in host order.
     func sum(_ bytes: [UInt8], initial: UInt64 = 0) -> UInt16 {
-        withExactBuffer(bytes) { UInt16(bigEndian: Checksum.fold(Checksum.accumulate($0.baseAddress!, count: $0.count, initial: initial))) }
+        withExactBuffer(bytes) {
+            UInt16(bigEndian: Checksum.fold(Checksum.accumulate($0.baseAddress!, count: $0.count, initial: initial)))
+        }
     }
 
     func compute(_ bytes: [UInt8]) -> UInt16 {
@@ -46,15 +48,16 @@ import Testing
         }
     }
 
-    @Test(arguments: [
-        ([UInt8](), UInt16(0)),
-        ([0x01], 0x0100),
-        ([0xab], 0xab00),
-        ([0x01, 0x02, 0x03], 0x0402),
-        ([0x01, 0x02, 0x03, 0x04, 0x05], 0x0906),
-        ([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 0xff00),
-        ([0x80, 0x00, 0x80, 0x00, 0x80], 0x8001),
-    ] as [([UInt8], UInt16)])
+    @Test(
+        arguments: [
+            ([UInt8](), UInt16(0)),
+            ([0x01], 0x0100),
+            ([0xab], 0xab00),
+            ([0x01, 0x02, 0x03], 0x0402),
+            ([0x01, 0x02, 0x03, 0x04, 0x05], 0x0906),
+            ([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 0xff00),
+            ([0x80, 0x00, 0x80, 0x00, 0x80], 0x8001),
+        ] as [([UInt8], UInt16)])
     func oddLengths(bytes: [UInt8], expected: UInt16) {
         #expect(sum(bytes) == expected)
     }
@@ -89,17 +92,18 @@ import Testing
         }
     }
 
-    @Test(arguments: [
-        (UInt64(0), UInt16(0)),
-        (0xffff, 0xffff),
-        (0x1_0000, 0x0001),
-        (0x1_fffe, 0xffff),
-        (0xffff_ffff, 0xffff),
-        (0x1_0000_0000, 0x0001),
-        (UInt64.max, 0xffff),
-        (0x8000_0000_0000_0000, 0x8000),
-        (0x0001_0002_0003_0004, 0x000a),
-    ] as [(UInt64, UInt16)])
+    @Test(
+        arguments: [
+            (UInt64(0), UInt16(0)),
+            (0xffff, 0xffff),
+            (0x1_0000, 0x0001),
+            (0x1_fffe, 0xffff),
+            (0xffff_ffff, 0xffff),
+            (0x1_0000_0000, 0x0001),
+            (UInt64.max, 0xffff),
+            (0x8000_0000_0000_0000, 0x8000),
+            (0x0001_0002_0003_0004, 0x000a),
+        ] as [(UInt64, UInt16)])
     func foldVectors(value: UInt64, expected: UInt16) {
         #expect(Checksum.fold(value) == expected)
     }
@@ -144,14 +148,16 @@ import Testing
             let dst = v6 ? g.ipv6() : g.ipv4()
             let proto = [IPProto.tcp, IPProto.udp, IPProto.icmpv6, UInt8.random(in: 0...255, using: &g)][i % 4]
             let length = Int.random(in: 0...(v6 ? 70000 : 65535), using: &g)
-            let got = UInt16(bigEndian: Checksum.fold(Checksum.pseudoHeader(src: src, dst: dst, protocol: proto, length: length)))
+            let got = UInt16(
+                bigEndian: Checksum.fold(Checksum.pseudoHeader(src: src, dst: dst, protocol: proto, length: length)))
             #expect(got == referenceSum(pseudoHeaderBytes(src: src, dst: dst, proto: proto, length: length)))
         }
     }
 
     @Test func pseudoHeaderKnownValue() {
         // 192.0.2.1 -> 192.0.2.2, TCP, 20 bytes: c000+0201+c000+0202+0006+0014 = 0x1841d -> 0x841e.
-        let s = Checksum.pseudoHeader(src: IPAddress(192, 0, 2, 1), dst: IPAddress(192, 0, 2, 2), protocol: 6, length: 20)
+        let s = Checksum.pseudoHeader(
+            src: IPAddress(192, 0, 2, 1), dst: IPAddress(192, 0, 2, 2), protocol: 6, length: 20)
         #expect(UInt16(bigEndian: Checksum.fold(s)) == 0x841e)
         // ::1 -> ::2, UDP, 8 bytes: 1 + 2 + 8 + 0x11 = 0x1c.
         let s6 = Checksum.pseudoHeader(src: IPAddress("::1")!, dst: IPAddress("::2")!, protocol: 17, length: 8)
@@ -213,7 +219,9 @@ import Testing
             var seg = g.bytes(2 * Int.random(in: 10...40, using: &g))
             seg[16] = 0
             seg[17] = 0
-            let src = g.ipv4(), dst = g.ipv4(), newDst = g.ipv4()
+            let src = g.ipv4()
+            let dst = g.ipv4()
+            let newDst = g.ipv4()
             let pseudo = Checksum.pseudoHeader(src: src, dst: dst, protocol: IPProto.tcp, length: seg.count)
             let check = withExactBuffer(seg) { Checksum.compute($0.baseAddress!, count: $0.count, initial: pseudo) }
             let oldPort = rawWord(seg, 2)
@@ -223,7 +231,9 @@ import Testing
             let delta = Checksum.deltaAddress(old: dst, new: newDst) &+ Checksum.delta16(old: oldPort, new: newPort)
             let updated = Checksum.update(check, delta: delta)
             let newPseudo = Checksum.pseudoHeader(src: src, dst: newDst, protocol: IPProto.tcp, length: seg.count)
-            #expect(updated == withExactBuffer(seg) { Checksum.compute($0.baseAddress!, count: $0.count, initial: newPseudo) })
+            #expect(
+                updated
+                    == withExactBuffer(seg) { Checksum.compute($0.baseAddress!, count: $0.count, initial: newPseudo) })
         }
     }
 
@@ -236,9 +246,11 @@ import Testing
             let newSrc = ipv6 ? g.ipv6() : g.ipv4()
             let newDst = ipv6 ? g.ipv6() : g.ipv4()
             let length = Int.random(in: 8...9000, using: &g)
-            let partial = Checksum.fold(Checksum.pseudoHeader(src: src, dst: dst, protocol: IPProto.udp, length: length))
+            let partial = Checksum.fold(
+                Checksum.pseudoHeader(src: src, dst: dst, protocol: IPProto.udp, length: length))
             let delta = Checksum.deltaAddress(old: src, new: newSrc) &+ Checksum.deltaAddress(old: dst, new: newDst)
-            let expected = Checksum.fold(Checksum.pseudoHeader(src: newSrc, dst: newDst, protocol: IPProto.udp, length: length))
+            let expected = Checksum.fold(
+                Checksum.pseudoHeader(src: newSrc, dst: newDst, protocol: IPProto.udp, length: length))
             #expect(Checksum.updatePartial(partial, delta: delta) == expected)
         }
     }
@@ -246,7 +258,8 @@ import Testing
     @Test func deltaAddressV4EqualsDelta32() {
         var g = SplitMix64(seed: 5)
         for _ in 0..<200 {
-            let a = g.ipv4(), b = g.ipv4()
+            let a = g.ipv4()
+            let b = g.ipv4()
             #expect(Checksum.deltaAddress(old: a, new: b) == Checksum.delta32(old: a.v4Raw, new: b.v4Raw))
         }
     }

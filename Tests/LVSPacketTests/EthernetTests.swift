@@ -3,7 +3,9 @@ import Testing
 
 @Suite struct EthernetViewTests {
     @Test func untaggedFields() throws {
-        let frame = PacketBuilder().ethernet(src: clientMAC, dst: directorMAC).ipv4(src: client4, dst: vip4).udp(src: 1, dst: 2).bytes()
+        let frame = PacketBuilder().ethernet(src: clientMAC, dst: directorMAC).ipv4(src: client4, dst: vip4).udp(
+            src: 1, dst: 2
+        ).bytes()
         try withFrame(frame) { p, n in
             let e = try #require(EthernetView(p, length: n))
             #expect(e.destination == directorMAC)
@@ -44,7 +46,8 @@ import Testing
     @Test func swapAddresses() throws {
         let a = MACAddress(0x00, 0x11, 0x22, 0x33, 0x44, 0x55)
         let b = MACAddress(0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb)
-        let frame = PacketBuilder().ethernet(src: a, dst: b, vlan: 42).ipv4(src: client4, dst: vip4).udp(src: 1, dst: 2).bytes()
+        let frame = PacketBuilder().ethernet(src: a, dst: b, vlan: 42).ipv4(src: client4, dst: vip4).udp(src: 1, dst: 2)
+            .bytes()
         let swapped = try mutated(frame) { p, n in
             let e = try #require(EthernetView(p, length: n))
             e.swapAddresses()
@@ -76,7 +79,10 @@ import Testing
             .arp(op: ARPView.request, senderMAC: clientMAC, senderIP: client4, targetIP: vip4).bytes()
         #expect(frame.count == 42)
         // RFC 826 layout, byte by byte.
-        #expect(Array(frame[14...]) == [0, 1, 0x08, 0x00, 6, 4, 0, 1] + clientMAC.bytes + [192, 0, 2, 10] + [0, 0, 0, 0, 0, 0] + [198, 51, 100, 1])
+        #expect(
+            Array(frame[14...]) == [0, 1, 0x08, 0x00, 6, 4, 0, 1] + clientMAC.bytes + [192, 0, 2, 10] + [
+                0, 0, 0, 0, 0, 0,
+            ] + [198, 51, 100, 1])
         try withFrame(frame) { p, n in
             let info = try #require(PacketParser.parse(p, length: n).info)
             let arp = try #require(ARPView(p + info.l3Offset, length: n - info.l3Offset))
@@ -104,7 +110,8 @@ import Testing
             arp.senderIP = vip4
         }
         let expected = PacketBuilder().ethernet(src: clientMAC, dst: .broadcast)
-            .arp(op: ARPView.reply, senderMAC: directorMAC, senderIP: vip4, targetMAC: clientMAC, targetIP: client4).bytes()
+            .arp(op: ARPView.reply, senderMAC: directorMAC, senderIP: vip4, targetMAC: clientMAC, targetIP: client4)
+            .bytes()
         #expect(reply == expected)
     }
 

@@ -57,16 +57,21 @@ import Testing
     func rewriteKeepsChecksumsValid(rewrite: Rewrite, proto: UInt8) {
         var g = SplitMix64(seed: proto == IPProto.tcp ? 0x7c9 : 0x0d9)
         for _ in 0..<300 {
-            let src = g.ipv4(), dst = g.ipv4(), newAddress = g.ipv4(), otherAddress = g.ipv4()
+            let src = g.ipv4()
+            let dst = g.ipv4()
+            let newAddress = g.ipv4()
+            let otherAddress = g.ipv4()
             let payload = g.bytes(Int.random(in: 0...64, using: &g))
             let options: [UInt8] = Bool.random(using: &g) ? [] : [1, 1, 1, 0]
-            var b = PacketBuilder().ipv4(src: src, dst: dst, ttl: UInt8.random(in: 1...255, using: &g), options: options)
+            var b = PacketBuilder().ipv4(
+                src: src, dst: dst, ttl: UInt8.random(in: 1...255, using: &g), options: options)
             b = proto == IPProto.tcp ? b.tcp(src: 1234, dst: 80, flags: 0x18) : b.udp(src: 1234, dst: 53)
             let packet = b.payload(payload).bytes()
             let ihl = 20 + options.count
             let ckAt = ihl + (proto == IPProto.tcp ? TCPView.checksumOffset : UDPView.checksumOffset)
 
-            var newSrc = src, newDst = dst
+            var newSrc = src
+            var newDst = dst
             let out = mutated(packet) { p, _ in
                 let v = IPv4View(unchecked: p)
                 var delta: UInt64 = 0
@@ -91,13 +96,16 @@ import Testing
             #expect(Array(out[16..<20]) == Array(newDst.bytes[12...]))
             let segment = Array(out[ihl...])
             #expect(l4ChecksumVerifies(segment, src: newSrc, dst: newDst, proto: proto))
-            #expect(withExactBuffer(segment) { buf in
-                Checksum.verifies(
-                    buf.baseAddress!, count: buf.count,
-                    initial: Checksum.pseudoHeader(src: newSrc, dst: newDst, protocol: proto, length: buf.count))
-            })
+            #expect(
+                withExactBuffer(segment) { buf in
+                    Checksum.verifies(
+                        buf.baseAddress!, count: buf.count,
+                        initial: Checksum.pseudoHeader(src: newSrc, dst: newDst, protocol: proto, length: buf.count))
+                })
             // Control: without applying the delta the old L4 checksum no longer verifies.
-            #expect(!l4ChecksumVerifies(Array(packet[ihl...]), src: newSrc, dst: newDst, proto: proto) || (newSrc == src && newDst == dst))
+            #expect(
+                !l4ChecksumVerifies(Array(packet[ihl...]), src: newSrc, dst: newDst, proto: proto)
+                    || (newSrc == src && newDst == dst))
         }
     }
 
@@ -155,7 +163,8 @@ import Testing
 
 @Suite struct IPv6ViewTests {
     @Test func fieldsAndSetters() {
-        let packet = PacketBuilder().ipv6(src: client6, dst: vip6, hopLimit: 33).udp(src: 1, dst: 2).payload([1, 2]).bytes()
+        let packet = PacketBuilder().ipv6(src: client6, dst: vip6, hopLimit: 33).udp(src: 1, dst: 2).payload([1, 2])
+            .bytes()
         let out = mutated(packet) { p, _ in
             let v = IPv6View(unchecked: p)
             #expect(v.version == 6)
@@ -177,8 +186,12 @@ import Testing
     @Test func addressRewriteWithDeltaKeepsUDPChecksumValid() {
         var g = SplitMix64(seed: 6)
         for _ in 0..<300 {
-            let src = g.ipv6(), dst = g.ipv6(), newDst = g.ipv6()
-            let packet = PacketBuilder().ipv6(src: src, dst: dst).udp(src: 4000, dst: 53).payload(g.bytes(Int.random(in: 0...40, using: &g))).bytes()
+            let src = g.ipv6()
+            let dst = g.ipv6()
+            let newDst = g.ipv6()
+            let packet = PacketBuilder().ipv6(src: src, dst: dst).udp(src: 4000, dst: 53).payload(
+                g.bytes(Int.random(in: 0...40, using: &g))
+            ).bytes()
             let out = mutated(packet) { p, _ in
                 let v = IPv6View(unchecked: p)
                 let delta = Checksum.deltaAddress(old: v.destination, new: newDst)

@@ -25,7 +25,8 @@ let malformedFixtures: [MalformedFixture] = [
     MalformedFixture(name: "empty frame", frame: [], reason: .truncatedEthernet),
     MalformedFixture(name: "1 byte", frame: [0x02], reason: .truncatedEthernet),
     MalformedFixture(name: "13 bytes", frame: prefix(v4TCP, 13), reason: .truncatedEthernet),
-    MalformedFixture(name: "tagged frame cut before its TPID (12 bytes)", frame: prefix(taggedV4, 12), reason: .truncatedEthernet),
+    MalformedFixture(
+        name: "tagged frame cut before its TPID (12 bytes)", frame: prefix(taggedV4, 12), reason: .truncatedEthernet),
     MalformedFixture(name: "tagged frame of 14 bytes", frame: prefix(taggedV4, 14), reason: .truncatedVLAN),
     MalformedFixture(name: "tagged frame of 16 bytes", frame: prefix(taggedV4, 16), reason: .truncatedVLAN),
     MalformedFixture(name: "tagged frame of 17 bytes", frame: prefix(taggedV4, 17), reason: .truncatedVLAN),
@@ -44,19 +45,25 @@ let malformedFixtures: [MalformedFixture] = [
     MalformedFixture(name: "IPv4 header of 19 bytes", frame: prefix(v4TCP, 33), reason: .truncatedIPv4),
     MalformedFixture(name: "tagged IPv4 header of 19 bytes", frame: prefix(taggedV4, 37), reason: .truncatedIPv4),
     MalformedFixture(
-        name: "IPv4 EtherType carrying IPv6", frame: patched(v6UDP.bytes(), at: 12, [0x08, 0x00]), reason: .badIPVersion),
+        name: "IPv4 EtherType carrying IPv6", frame: patched(v6UDP.bytes(), at: 12, [0x08, 0x00]), reason: .badIPVersion
+    ),
     MalformedFixture(
         name: "IPv6 EtherType carrying IPv4 (40 bytes)", frame: patched(v4TCP.bytes(), at: 12, [0x86, 0xdd]),
         reason: .badIPVersion),
-    MalformedFixture(name: "IPv4 version nibble 0", frame: patched(v4TCP.bytes(), at: 14, [0x05]), reason: .badIPVersion),
-    MalformedFixture(name: "IPv4 version nibble 15", frame: patched(v4TCP.bytes(), at: 14, [0xf5]), reason: .badIPVersion),
+    MalformedFixture(
+        name: "IPv4 version nibble 0", frame: patched(v4TCP.bytes(), at: 14, [0x05]), reason: .badIPVersion),
+    MalformedFixture(
+        name: "IPv4 version nibble 15", frame: patched(v4TCP.bytes(), at: 14, [0xf5]), reason: .badIPVersion),
     MalformedFixture(name: "IHL 4", frame: v4TCP.ihl(4).bytes(), reason: .badIPv4HeaderLength),
     MalformedFixture(name: "IHL 0", frame: v4TCP.ihl(0).bytes(), reason: .badIPv4HeaderLength),
-    MalformedFixture(name: "IHL 15 beyond a 40-byte packet", frame: v4TCP.ihl(15).bytes(), reason: .badIPv4HeaderLength),
+    MalformedFixture(
+        name: "IHL 15 beyond a 40-byte packet", frame: v4TCP.ihl(15).bytes(), reason: .badIPv4HeaderLength),
     MalformedFixture(
         name: "IHL 6 with only 20 bytes in the frame",
-        frame: eth().ipv4(src: client4, dst: vip4).rawTransport(proto: 253).ihl(6).bytes(), reason: .badIPv4HeaderLength),
-    MalformedFixture(name: "total length 19 (< IHL 20)", frame: v4TCP.ipLengthField(19).bytes(), reason: .badIPv4TotalLength),
+        frame: eth().ipv4(src: client4, dst: vip4).rawTransport(proto: 253).ihl(6).bytes(), reason: .badIPv4HeaderLength
+    ),
+    MalformedFixture(
+        name: "total length 19 (< IHL 20)", frame: v4TCP.ipLengthField(19).bytes(), reason: .badIPv4TotalLength),
     MalformedFixture(name: "total length 0", frame: v4TCP.ipLengthField(0).bytes(), reason: .badIPv4TotalLength),
     MalformedFixture(
         name: "total length 23 with IHL 6",
@@ -64,7 +71,8 @@ let malformedFixtures: [MalformedFixture] = [
         reason: .badIPv4TotalLength),
     MalformedFixture(
         name: "total length one beyond the frame", frame: v4TCP.ipLengthField(41).bytes(), reason: .badIPv4TotalLength),
-    MalformedFixture(name: "total length 65535", frame: v4TCP.ipLengthField(65535).bytes(), reason: .badIPv4TotalLength),
+    MalformedFixture(
+        name: "total length 65535", frame: v4TCP.ipLengthField(65535).bytes(), reason: .badIPv4TotalLength),
     MalformedFixture(
         name: "total length beyond the frame despite a trailer",
         frame: v4TCP.trailer([0, 0, 0]).ipLengthField(44).bytes(), reason: .badIPv4TotalLength),
@@ -75,9 +83,11 @@ let malformedFixtures: [MalformedFixture] = [
         name: "IPv6 EtherType carrying a 20-byte IPv4 packet",
         frame: patched(eth().ipv4(src: client4, dst: vip4).rawTransport(proto: 253).bytes(), at: 12, [0x86, 0xdd]),
         reason: .truncatedIPv6),
-    MalformedFixture(name: "IPv6 version nibble 4", frame: patched(v6UDP.bytes(), at: 14, [0x40]), reason: .badIPVersion),
     MalformedFixture(
-        name: "IPv6 payload length one beyond the frame", frame: v6UDP.ipLengthField(13).bytes(), reason: .badIPv6PayloadLength),
+        name: "IPv6 version nibble 4", frame: patched(v6UDP.bytes(), at: 14, [0x40]), reason: .badIPVersion),
+    MalformedFixture(
+        name: "IPv6 payload length one beyond the frame", frame: v6UDP.ipLengthField(13).bytes(),
+        reason: .badIPv6PayloadLength),
     MalformedFixture(
         name: "IPv6 payload length 65535", frame: v6UDP.ipLengthField(65535).bytes(), reason: .badIPv6PayloadLength),
     MalformedFixture(
@@ -86,7 +96,9 @@ let malformedFixtures: [MalformedFixture] = [
         reason: .truncatedExtensionHeader),
     MalformedFixture(
         name: "hop-by-hop claiming 16 bytes with 8 present",
-        frame: patched(eth().ipv6(src: client6, dst: vip6, extensions: [.init(type: IPProto.hopByHop, data: [])]).bytes(), at: 55, [1]),
+        frame: patched(
+            eth().ipv6(src: client6, dst: vip6, extensions: [.init(type: IPProto.hopByHop, data: [])]).bytes(), at: 55,
+            [1]),
         reason: .truncatedExtensionHeader),
     MalformedFixture(
         name: "destination options of 2048 bytes",
@@ -100,11 +112,13 @@ let malformedFixtures: [MalformedFixture] = [
         reason: .truncatedExtensionHeader),
     MalformedFixture(
         name: "fragment header of 6 bytes",
-        frame: eth().ipv6(src: client6, dst: vip6).rawTransport(proto: IPProto.fragment).payload([17, 0, 0, 1, 0, 0]).bytes(),
+        frame: eth().ipv6(src: client6, dst: vip6).rawTransport(proto: IPProto.fragment).payload([17, 0, 0, 1, 0, 0])
+            .bytes(),
         reason: .truncatedExtensionHeader),
     MalformedFixture(
         name: "AH claiming 24 bytes with 8 present",
-        frame: eth().ipv6(src: client6, dst: vip6).rawTransport(proto: IPProto.ah).payload([6, 4, 0, 0, 0, 0, 0, 1]).bytes(),
+        frame: eth().ipv6(src: client6, dst: vip6).rawTransport(proto: IPProto.ah).payload([6, 4, 0, 0, 0, 0, 0, 1])
+            .bytes(),
         reason: .truncatedExtensionHeader),
     MalformedFixture(
         name: "second extension header truncated",
@@ -113,41 +127,54 @@ let malformedFixtures: [MalformedFixture] = [
         reason: .truncatedExtensionHeader),
     MalformedFixture(
         name: "nine destination-options headers",
-        frame: eth().ipv6(src: client6, dst: vip6, extensions: [PacketBuilder.IPv6Extension](repeating: destOpts, count: 9))
-            .udp(src: 1, dst: 2).bytes(),
+        frame: eth().ipv6(
+            src: client6, dst: vip6, extensions: [PacketBuilder.IPv6Extension](repeating: destOpts, count: 9)
+        )
+        .udp(src: 1, dst: 2).bytes(),
         reason: .tooManyExtensionHeaders),
     MalformedFixture(
         name: "forty mixed extension headers",
         frame: eth().ipv6(
             src: client6, dst: vip6,
             extensions: (0..<40).map {
-                [destOpts, .init(type: IPProto.hopByHop, data: []), .init(type: IPProto.routing, data: [0, 0, 0, 0, 0, 0])][$0 % 3]
+                [
+                    destOpts, .init(type: IPProto.hopByHop, data: []),
+                    .init(type: IPProto.routing, data: [0, 0, 0, 0, 0, 0]),
+                ][$0 % 3]
             }
         ).tcp(src: 1, dst: 2, flags: 2).bytes(),
         reason: .tooManyExtensionHeaders),
     MalformedFixture(
         name: "nine headers where the ninth would also be truncated (limit checked first)",
-        frame: eth().ipv6(src: client6, dst: vip6, extensions: [PacketBuilder.IPv6Extension](repeating: destOpts, count: 8))
-            .rawTransport(proto: IPProto.destinationOptions).bytes(),
+        frame: eth().ipv6(
+            src: client6, dst: vip6, extensions: [PacketBuilder.IPv6Extension](repeating: destOpts, count: 8)
+        )
+        .rawTransport(proto: IPProto.destinationOptions).bytes(),
         reason: .tooManyExtensionHeaders),
     // TCP
-    MalformedFixture(name: "TCP of 19 bytes (IP length)", frame: v4TCP.ipLengthField(39).bytes(), reason: .truncatedTCP),
+    MalformedFixture(
+        name: "TCP of 19 bytes (IP length)", frame: v4TCP.ipLengthField(39).bytes(), reason: .truncatedTCP),
     MalformedFixture(
         name: "TCP of 0 bytes",
         frame: eth().ipv4(src: client4, dst: vip4).rawTransport(proto: IPProto.tcp).bytes(), reason: .truncatedTCP),
     MalformedFixture(
         name: "first fragment with 12 bytes of TCP",
-        frame: eth().ipv4(src: client4, dst: vip4, dontFragment: false, moreFragments: true).rawTransport(proto: IPProto.tcp)
-            .payload([UInt8](repeating: 0x50, count: 12)).bytes(),
+        frame: eth().ipv4(src: client4, dst: vip4, dontFragment: false, moreFragments: true).rawTransport(
+            proto: IPProto.tcp
+        )
+        .payload([UInt8](repeating: 0x50, count: 12)).bytes(),
         reason: .truncatedTCP),
     MalformedFixture(
         name: "IPv6 TCP of 19 bytes",
-        frame: eth().ipv6(src: client6, dst: vip6).rawTransport(proto: IPProto.tcp).payload([UInt8](repeating: 0x50, count: 19))
-            .bytes(),
+        frame: eth().ipv6(src: client6, dst: vip6).rawTransport(proto: IPProto.tcp).payload(
+            [UInt8](repeating: 0x50, count: 19)
+        )
+        .bytes(),
         reason: .truncatedTCP),
     MalformedFixture(name: "TCP data offset 4", frame: v4TCP.tcpDataOffset(4).bytes(), reason: .badTCPDataOffset),
     MalformedFixture(name: "TCP data offset 0", frame: v4TCP.tcpDataOffset(0).bytes(), reason: .badTCPDataOffset),
-    MalformedFixture(name: "TCP data offset 6 without options", frame: v4TCP.tcpDataOffset(6).bytes(), reason: .badTCPDataOffset),
+    MalformedFixture(
+        name: "TCP data offset 6 without options", frame: v4TCP.tcpDataOffset(6).bytes(), reason: .badTCPDataOffset),
     MalformedFixture(
         name: "TCP data offset 15 beyond a 24-byte segment",
         frame: v4TCP.payload([1, 2, 3, 4]).tcpDataOffset(15).bytes(), reason: .badTCPDataOffset),
@@ -161,7 +188,8 @@ let malformedFixtures: [MalformedFixture] = [
     // UDP
     MalformedFixture(
         name: "UDP of 7 bytes",
-        frame: eth().ipv4(src: client4, dst: vip4).rawTransport(proto: IPProto.udp).payload([0, 1, 0, 2, 0, 8, 0]).bytes(),
+        frame: eth().ipv4(src: client4, dst: vip4).rawTransport(proto: IPProto.udp).payload([0, 1, 0, 2, 0, 8, 0])
+            .bytes(),
         reason: .truncatedUDP),
     MalformedFixture(
         name: "IPv6 UDP of 0 bytes",
@@ -176,7 +204,8 @@ let malformedFixtures: [MalformedFixture] = [
         name: "UDP length one beyond the datagram",
         frame: eth().ipv4(src: client4, dst: vip4).udp(src: 1, dst: 2).payload([1, 2]).udpLengthField(11).bytes(),
         reason: .badUDPLength),
-    MalformedFixture(name: "IPv6 UDP length beyond the datagram", frame: v6UDP.udpLengthField(13).bytes(), reason: .badUDPLength),
+    MalformedFixture(
+        name: "IPv6 UDP length beyond the datagram", frame: v6UDP.udpLengthField(13).bytes(), reason: .badUDPLength),
     MalformedFixture(
         name: "UDP length beyond the datagram in a subsequent-looking but unfragmented packet",
         frame: eth().ipv4(src: client4, dst: vip4, dontFragment: true).udp(src: 1, dst: 2).udpLengthField(1000).bytes(),
@@ -189,7 +218,8 @@ let malformedFixtures: [MalformedFixture] = [
     // ICMP
     MalformedFixture(
         name: "ICMP of 7 bytes",
-        frame: eth().ipv4(src: client4, dst: vip4).rawTransport(proto: IPProto.icmp).payload([8, 0, 0, 0, 0, 0, 0]).bytes(),
+        frame: eth().ipv4(src: client4, dst: vip4).rawTransport(proto: IPProto.icmp).payload([8, 0, 0, 0, 0, 0, 0])
+            .bytes(),
         reason: .truncatedICMP),
     MalformedFixture(
         name: "ICMP of 0 bytes",
@@ -237,7 +267,8 @@ let malformedFixtures: [MalformedFixture] = [
         }
         let v6 = v6UDP.bytes()  // 66 bytes: eth, IPv6 14..<54, UDP 54..<66
         for n in 0..<v6.count {
-            let expected: MalformedReason = n < 14 ? .truncatedEthernet : n < 54 ? .truncatedIPv6 : .badIPv6PayloadLength
+            let expected: MalformedReason =
+                n < 14 ? .truncatedEthernet : n < 54 ? .truncatedIPv6 : .badIPv6PayloadLength
             #expect(parseFrame(Array(v6[..<n])).reason == expected, "IPv6 cut at \(n)")
         }
         let tagged = taggedV4.bytes()  // 46 bytes: eth+tag 0..<18, IP 18..<38, UDP 38..<46
@@ -248,7 +279,8 @@ let malformedFixtures: [MalformedFixture] = [
         }
         let arp = arpRequest.bytes()
         for n in 0..<arp.count {
-            #expect(parseFrame(Array(arp[..<n])).reason == (n < 14 ? .truncatedEthernet : .truncatedARP), "ARP cut at \(n)")
+            #expect(
+                parseFrame(Array(arp[..<n])).reason == (n < 14 ? .truncatedEthernet : .truncatedARP), "ARP cut at \(n)")
         }
     }
 
@@ -347,7 +379,9 @@ let malformedFixtures: [MalformedFixture] = [
             guard i.l4Offset - i.l3Offset >= 20, i.l4Offset - i.l3Offset == Int(frame[i.l3Offset] & 0x0f) * 4 else {
                 return "IPv4 header length"
             }
-            guard i.src == IPAddress(bytes: Array(frame[(i.l3Offset + 12)..<(i.l3Offset + 16)])) else { return "IPv4 source" }
+            guard i.src == IPAddress(bytes: Array(frame[(i.l3Offset + 12)..<(i.l3Offset + 16)])) else {
+                return "IPv4 source"
+            }
         case .ipv6:
             guard i.l4Offset - i.l3Offset >= 40 else { return "IPv6 header length" }
             guard i.dst == IPAddress(bytes: Array(frame[(i.l3Offset + 24)..<(i.l3Offset + 40)])) else {
@@ -384,7 +418,8 @@ let malformedFixtures: [MalformedFixture] = [
 /// Valid frames the truncation and mutation tests start from.
 let fuzzSeeds: [[UInt8]] = [
     eth().ipv4(src: client4, dst: vip4).tcp(
-        src: 40000, dst: 80, flags: TCPFlag.syn, options: [2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]
+        src: 40000, dst: 80, flags: TCPFlag.syn,
+        options: [2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]
     ).bytes(),
     eth(vlan: 0x2064).ipv4(src: client4, dst: vip4, options: [0x94, 4, 0, 0]).udp(src: 5353, dst: 53).payload("query")
         .trailer([0, 0, 0, 0]).bytes(),
@@ -393,12 +428,16 @@ let fuzzSeeds: [[UInt8]] = [
     eth().ipv4(src: client4, dst: vip4, dontFragment: false, fragmentOffset: 1480).rawTransport(proto: IPProto.tcp)
         .payload([UInt8](repeating: 2, count: 16)).bytes(),
     eth().ipv4(src: real4, dst: vip4).icmp(type: 3, code: 3)
-        .payload(Array(PacketBuilder().ipv4(src: vip4, dst: client4).udp(src: 53, dst: 9).payload([1, 2, 3, 4]).bytes()[..<28]))
+        .payload(
+            Array(
+                PacketBuilder().ipv4(src: vip4, dst: client4).udp(src: 53, dst: 9).payload([1, 2, 3, 4]).bytes()[..<28])
+        )
         .bytes(),
     eth(vlan: 5).ipv6(
         src: client6, dst: vip6,
         extensions: [
-            .init(type: IPProto.hopByHop, data: [5, 2, 0, 0, 1, 0]), .init(type: IPProto.destinationOptions, data: [1, 8, 0, 0, 0, 0, 0, 0, 0, 0]),
+            .init(type: IPProto.hopByHop, data: [5, 2, 0, 0, 1, 0]),
+            .init(type: IPProto.destinationOptions, data: [1, 8, 0, 0, 0, 0, 0, 0, 0, 0]),
             .fragment(offset: 0, more: true),
         ]
     ).udp(src: 5000, dst: 53).payload([UInt8](repeating: 3, count: 12)).bytes(),
@@ -406,8 +445,11 @@ let fuzzSeeds: [[UInt8]] = [
         .tcp(src: 40000, dst: 443, flags: 0x18).payload("GET / HTTP/1.1").bytes(),
     eth().ipv6(src: client6, dst: vip6, extensions: [.init(type: IPProto.ah, data: [UInt8](repeating: 0, count: 14))])
         .icmp(type: 128, rest: 7).payload([1, 2, 3]).trailer([0, 0]).bytes(),
-    eth().ipv6(src: client6, dst: vip6, extensions: [.fragment(offset: 64, more: true)]).rawTransport(proto: IPProto.udp)
-        .payload([UInt8](repeating: 4, count: 16)).bytes(),
-    eth().arp(op: 1, senderMAC: clientMAC, senderIP: client4, targetIP: vip4).trailer([UInt8](repeating: 0, count: 18)).bytes(),
+    eth().ipv6(src: client6, dst: vip6, extensions: [.fragment(offset: 64, more: true)]).rawTransport(
+        proto: IPProto.udp
+    )
+    .payload([UInt8](repeating: 4, count: 16)).bytes(),
+    eth().arp(op: 1, senderMAC: clientMAC, senderIP: client4, targetIP: vip4).trailer([UInt8](repeating: 0, count: 18))
+        .bytes(),
     eth().payload([0xaa, 0xbb, 0xcc]).bytes(),
 ]

@@ -5,15 +5,19 @@ import Testing
     @Test func ipv4HeaderMatchesKnownVector() {
         // The header of the classic example 45 00 00 73 00 00 40 00 40 11 b8 61 c0 a8 00 01 c0 a8 00 c7:
         // 115 bytes of UDP from 192.168.0.1 to 192.168.0.199, DF, TTL 64, id 0.
-        let packet = PacketBuilder().ipv4(src: IPAddress("192.168.0.1")!, dst: IPAddress("192.168.0.199")!, ttl: 64, id: 0)
-            .udp(src: 1, dst: 2).payload([UInt8](repeating: 0, count: 115 - 28)).bytes()
+        let packet = PacketBuilder().ipv4(
+            src: IPAddress("192.168.0.1")!, dst: IPAddress("192.168.0.199")!, ttl: 64, id: 0
+        )
+        .udp(src: 1, dst: 2).payload([UInt8](repeating: 0, count: 115 - 28)).bytes()
         #expect(packet.count == 115)
         #expect(Array(packet[..<20]) == hex("45 00 00 73 00 00 40 00 40 11 b8 61 c0 a8 00 01 c0 a8 00 c7"))
     }
 
     @Test func ipv4TCPFrameLayout() {
-        let frame = PacketBuilder().ethernet(src: clientMAC, dst: directorMAC).ipv4(src: "192.0.2.10", dst: "198.51.100.1", ttl: 63)
-            .tcp(src: 40000, dst: 80, flags: TCPFlag.syn, seq: 0x0102_0304, ack: 0, window: 0x1000).bytes()
+        let frame = PacketBuilder().ethernet(src: clientMAC, dst: directorMAC).ipv4(
+            src: "192.0.2.10", dst: "198.51.100.1", ttl: 63
+        )
+        .tcp(src: 40000, dst: 80, flags: TCPFlag.syn, seq: 0x0102_0304, ack: 0, window: 0x1000).bytes()
         let expected = hex(
             """
             02 00 00 00 00 02  02 00 00 00 00 01  08 00
@@ -36,13 +40,17 @@ import Testing
         #expect(v6.count == 48 && v6[0] == 0x60 && v6[6] == IPProto.udp && v6[7] == 7)
         #expect(Array(v6[4..<6]) == [0, 8])
         #expect(Array(v6[8..<24]) == client6.bytes && Array(v6[24..<40]) == vip6.bytes)
-        let v6text = PacketBuilder().ipv6(src: "2001:db8:1::10", dst: "2001:db8:100::1", hopLimit: 9).udp(src: 1, dst: 2).bytes()
+        let v6text = PacketBuilder().ipv6(src: "2001:db8:1::10", dst: "2001:db8:100::1", hopLimit: 9).udp(
+            src: 1, dst: 2
+        ).bytes()
         #expect(v6text == PacketBuilder().ipv6(src: client6, dst: vip6, hopLimit: 9).udp(src: 1, dst: 2).bytes())
     }
 
     @Test func fragmentFields() {
-        let p = PacketBuilder().ipv4(src: client4, dst: vip4, id: 0xabcd, dontFragment: false, moreFragments: true, fragmentOffset: 1480)
-            .rawTransport(proto: IPProto.udp).payload([1]).bytes()
+        let p = PacketBuilder().ipv4(
+            src: client4, dst: vip4, id: 0xabcd, dontFragment: false, moreFragments: true, fragmentOffset: 1480
+        )
+        .rawTransport(proto: IPProto.udp).payload([1]).bytes()
         #expect(Array(p[4..<8]) == [0xab, 0xcd, 0x20 | 0x00, 185])  // MF, offset 1480/8 = 185
         let last = PacketBuilder().ipv4(src: client4, dst: vip4, dontFragment: false, fragmentOffset: 65528)
             .rawTransport(proto: IPProto.udp).bytes()
@@ -76,13 +84,35 @@ import Testing
 
     @Test func checksumsVerify() {
         let cases: [(String, [UInt8], Int, IPAddress, IPAddress, UInt8, Bool)] = [
-            ("v4 tcp", PacketBuilder().ipv4(src: client4, dst: vip4).tcp(src: 1, dst: 2, flags: 2, options: [2, 4, 5, 180]).payload("abc").bytes(), 20, client4, vip4, IPProto.tcp, true),
-            ("v4 udp", PacketBuilder().ipv4(src: client4, dst: vip4).udp(src: 1, dst: 2).payload("abcde").bytes(), 20, client4, vip4, IPProto.udp, true),
-            ("v6 tcp", PacketBuilder().ipv6(src: client6, dst: vip6).tcp(src: 1, dst: 2, flags: 2).payload("a").bytes(), 40, client6, vip6, IPProto.tcp, true),
-            ("v6 udp", PacketBuilder().ipv6(src: client6, dst: vip6).udp(src: 1, dst: 2).payload("abcdefg").bytes(), 40, client6, vip6, IPProto.udp, true),
-            ("v6 icmp", PacketBuilder().ipv6(src: client6, dst: vip6).icmp(type: 128, rest: 5).payload("ping").bytes(), 40, client6, vip6, IPProto.icmpv6, true),
+            (
+                "v4 tcp",
+                PacketBuilder().ipv4(src: client4, dst: vip4).tcp(src: 1, dst: 2, flags: 2, options: [2, 4, 5, 180])
+                    .payload("abc").bytes(), 20, client4, vip4, IPProto.tcp, true
+            ),
+            (
+                "v4 udp", PacketBuilder().ipv4(src: client4, dst: vip4).udp(src: 1, dst: 2).payload("abcde").bytes(),
+                20, client4, vip4, IPProto.udp, true
+            ),
+            (
+                "v6 tcp",
+                PacketBuilder().ipv6(src: client6, dst: vip6).tcp(src: 1, dst: 2, flags: 2).payload("a").bytes(), 40,
+                client6, vip6, IPProto.tcp, true
+            ),
+            (
+                "v6 udp", PacketBuilder().ipv6(src: client6, dst: vip6).udp(src: 1, dst: 2).payload("abcdefg").bytes(),
+                40, client6, vip6, IPProto.udp, true
+            ),
+            (
+                "v6 icmp",
+                PacketBuilder().ipv6(src: client6, dst: vip6).icmp(type: 128, rest: 5).payload("ping").bytes(), 40,
+                client6, vip6, IPProto.icmpv6, true
+            ),
             // ICMPv4 covers no pseudo-header.
-            ("v4 icmp", PacketBuilder().ipv4(src: client4, dst: vip4).icmp(type: 8, rest: 5).payload("ping!").bytes(), 20, client4, vip4, IPProto.icmp, false),
+            (
+                "v4 icmp",
+                PacketBuilder().ipv4(src: client4, dst: vip4).icmp(type: 8, rest: 5).payload("ping!").bytes(), 20,
+                client4, vip4, IPProto.icmp, false
+            ),
         ]
         for (name, packet, l4, src, dst, proto, pseudo) in cases {
             let segment = Array(packet[l4...])
@@ -145,24 +175,30 @@ import Testing
     }
 
     @Test func optionPadding() {
-        let tcp = PacketBuilder().ipv4(src: client4, dst: vip4).tcp(src: 1, dst: 2, flags: 2, options: [3, 3, 7]).bytes()
+        let tcp = PacketBuilder().ipv4(src: client4, dst: vip4).tcp(src: 1, dst: 2, flags: 2, options: [3, 3, 7])
+            .bytes()
         #expect(tcp[32] == 0x60)
         #expect(Array(tcp[40..<44]) == [3, 3, 7, 0])
-        let ip = PacketBuilder().ipv4(src: client4, dst: vip4, options: [0x94, 0x04, 0x00]).rawTransport(proto: 253).bytes()
+        let ip = PacketBuilder().ipv4(src: client4, dst: vip4, options: [0x94, 0x04, 0x00]).rawTransport(proto: 253)
+            .bytes()
         #expect(ip[0] == 0x46 && ip.count == 24 && ip[23] == 0)
     }
 
     @Test func nonIPAndARPFrames() {
         let other = PacketBuilder().ethernet(vlan: 3).payload("hi").bytes()
         #expect(Array(other[12...]) == [0x81, 0x00, 0x00, 0x03, 0x88, 0xb5, 0x68, 0x69])
-        let arp = PacketBuilder().ethernet().arp(op: 2, senderMAC: directorMAC, senderIP: vip4, targetMAC: clientMAC, targetIP: client4).bytes()
+        let arp = PacketBuilder().ethernet().arp(
+            op: 2, senderMAC: directorMAC, senderIP: vip4, targetMAC: clientMAC, targetIP: client4
+        ).bytes()
         #expect(Array(arp[12..<14]) == [0x08, 0x06])
         #expect(arp.count == 42)
         #expect(Array(arp[20..<22]) == [0, 2])
     }
 
     @Test func defaults() {
-        let frame = PacketBuilder().ethernet().ipv4(src: "192.0.2.10", dst: "198.51.100.1").tcp(src: 1, dst: 2, flags: 2).bytes()
+        let frame = PacketBuilder().ethernet().ipv4(src: "192.0.2.10", dst: "198.51.100.1").tcp(
+            src: 1, dst: 2, flags: 2
+        ).bytes()
         #expect(Array(frame[0..<6]) == PacketBuilder.defaultDirectorMAC.bytes)
         #expect(Array(frame[6..<12]) == PacketBuilder.defaultClientMAC.bytes)
         #expect(frame[22] == 64)  // TTL

@@ -71,8 +71,11 @@ private let tcpOptionsSYN: [UInt8] = [
 ]
 
 /// A bare IPv4 UDP packet, for quoting inside ICMP errors.
-private let quotedUDP4 = PacketBuilder().ipv4(src: vip4, dst: client4).udp(src: 53, dst: 5353).payload([UInt8](repeating: 0x61, count: 30)).bytes()
-private let quotedTCP6 = PacketBuilder().ipv6(src: vip6, dst: client6).tcp(src: 443, dst: 40000, flags: TCPFlag.ack).payload([UInt8](repeating: 0x62, count: 1400)).bytes()
+private let quotedUDP4 = PacketBuilder().ipv4(src: vip4, dst: client4).udp(src: 53, dst: 5353).payload(
+    [UInt8](repeating: 0x61, count: 30)
+).bytes()
+private let quotedTCP6 = PacketBuilder().ipv6(src: vip6, dst: client6).tcp(src: 443, dst: 40000, flags: TCPFlag.ack)
+    .payload([UInt8](repeating: 0x62, count: 1400)).bytes()
 
 let parserFixtures: [ParserFixture] = [
     // MARK: IPv4
@@ -116,8 +119,10 @@ let parserFixtures: [ParserFixture] = [
             srcPort: 5353, dstPort: 53)),
     ParserFixture(
         name: "IPv4 IHL 7 TCP",
-        frame: eth().ipv4(src: client4, dst: vip4, options: [1, 1, 1, 1, 1, 1, 1, 0]).tcp(src: 2000, dst: 80, flags: 0x02)
-            .bytes(),
+        frame: eth().ipv4(src: client4, dst: vip4, options: [1, 1, 1, 1, 1, 1, 1, 0]).tcp(
+            src: 2000, dst: 80, flags: 0x02
+        )
+        .bytes(),
         expected: ParsedFields(
             etherType: 0x0800, network: .ipv4, l3End: 62, l4Offset: 42, l4Protocol: 6, src: client4, dst: vip4,
             srcPort: 2000, dstPort: 80, tcpFlags: 0x02)),
@@ -145,7 +150,8 @@ let parserFixtures: [ParserFixture] = [
     ParserFixture(
         name: "IPv4 middle fragment (MF, offset 1480): no ports",
         frame: eth().ipv4(src: client4, dst: vip4, dontFragment: false, moreFragments: true, fragmentOffset: 1480)
-            .rawTransport(proto: IPProto.udp).payload([0x13, 0x88, 0x00, 0x35] + [UInt8](repeating: 9, count: 12)).bytes(),
+            .rawTransport(proto: IPProto.udp).payload([0x13, 0x88, 0x00, 0x35] + [UInt8](repeating: 9, count: 12))
+            .bytes(),
         expected: ParsedFields(
             etherType: 0x0800, network: .ipv4, l3End: 50, l4Offset: 34, l4Protocol: 17, fragment: .subsequent,
             src: client4, dst: vip4)),
@@ -239,14 +245,17 @@ let parserFixtures: [ParserFixture] = [
             srcPort: 40000, dstPort: 80, tcpFlags: 0x04)),
     ParserFixture(
         name: "IPv4 UDP with a non-zero trailer",
-        frame: eth().ipv4(src: client4, dst: vip4).udp(src: 7, dst: 7).payload([1]).trailer([UInt8](repeating: 0xee, count: 17))
-            .bytes(),
+        frame: eth().ipv4(src: client4, dst: vip4).udp(src: 7, dst: 7).payload([1]).trailer(
+            [UInt8](repeating: 0xee, count: 17)
+        )
+        .bytes(),
         expected: ParsedFields(
             etherType: 0x0800, network: .ipv4, l3End: 43, l4Offset: 34, l4Protocol: 17, src: client4, dst: vip4,
             srcPort: 7, dstPort: 7)),
     ParserFixture(
         name: "IPv4 ICMP on a tagged frame with trailer",
-        frame: eth(vlan: 0xe00a).ipv4(src: client4, dst: vip4).icmp(type: 8).trailer([0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).bytes(),
+        frame: eth(vlan: 0xe00a).ipv4(src: client4, dst: vip4).icmp(type: 8).trailer([0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+            .bytes(),
         expected: ParsedFields(
             etherType: 0x0800, hasVLAN: true, vlanTCI: 0xe00a, network: .ipv4, l3Offset: 18, l3End: 46, l4Offset: 38,
             l4Protocol: 1, src: client4, dst: vip4, icmpType: 8)),
@@ -289,7 +298,8 @@ let parserFixtures: [ParserFixture] = [
     ParserFixture(
         name: "IPv6 subsequent fragment: the walk stops at the fragment header",
         frame: eth().ipv6(src: client6, dst: vip6, extensions: [.fragment(offset: 8, more: false)])
-            .rawTransport(proto: IPProto.destinationOptions).payload([6, 0xff] + [UInt8](repeating: 0, count: 14)).bytes(),
+            .rawTransport(proto: IPProto.destinationOptions).payload([6, 0xff] + [UInt8](repeating: 0, count: 14))
+            .bytes(),
         expected: ParsedFields(
             etherType: 0x86dd, network: .ipv6, l3End: 78, l4Offset: 62, l4Protocol: 60, fragment: .subsequent,
             ipv6FragmentHeaderOffset: 54, src: client6, dst: vip6)),
@@ -302,15 +312,18 @@ let parserFixtures: [ParserFixture] = [
             src: client6, dst: vip6, srcPort: 40000, dstPort: 443, tcpFlags: 0x02)),
     ParserFixture(
         name: "IPv6 routing header + TCP",
-        frame: eth().ipv6(src: client6, dst: vip6, extensions: [.init(type: IPProto.routing, data: [4, 0, 0, 0, 0, 0])])
-            .tcp(src: 40000, dst: 443, flags: 0x02).bytes(),
+        frame: eth().ipv6(
+            src: client6, dst: vip6, extensions: [.init(type: IPProto.routing, data: [4, 0, 0, 0, 0, 0])]
+        )
+        .tcp(src: 40000, dst: 443, flags: 0x02).bytes(),
         expected: ParsedFields(
             etherType: 0x86dd, network: .ipv6, l3End: 82, l4Offset: 62, l4Protocol: 6, src: client6, dst: vip6,
             srcPort: 40000, dstPort: 443, tcpFlags: 0x02)),
     ParserFixture(
         name: "IPv6 long destination options (len 3: 32 bytes) + UDP",
         frame: eth().ipv6(
-            src: client6, dst: vip6, extensions: [.init(type: IPProto.destinationOptions, data: [1, 28] + [UInt8](repeating: 0, count: 28))]
+            src: client6, dst: vip6,
+            extensions: [.init(type: IPProto.destinationOptions, data: [1, 28] + [UInt8](repeating: 0, count: 28))]
         ).udp(src: 1, dst: 2).bytes(),
         expected: ParsedFields(
             etherType: 0x86dd, network: .ipv6, l3End: 94, l4Offset: 86, l4Protocol: 17, src: client6, dst: vip6,
@@ -327,15 +340,18 @@ let parserFixtures: [ParserFixture] = [
         name: "IPv6 eight extension headers (the walk limit) + UDP",
         frame: eth().ipv6(
             src: client6, dst: vip6,
-            extensions: [PacketBuilder.IPv6Extension](repeating: .init(type: IPProto.destinationOptions, data: []), count: 8)
+            extensions: [PacketBuilder.IPv6Extension](
+                repeating: .init(type: IPProto.destinationOptions, data: []), count: 8)
         ).udp(src: 10, dst: 20).bytes(),
         expected: ParsedFields(
             etherType: 0x86dd, network: .ipv6, l3End: 126, l4Offset: 118, l4Protocol: 17, src: client6, dst: vip6,
             srcPort: 10, dstPort: 20)),
     ParserFixture(
         name: "IPv6 ICMPv6 echo request",
-        frame: eth().ipv6(src: client6, dst: vip6).icmp(type: ICMPv6Type.echoRequest, rest: 0x0001_0002).payload([1, 2, 3, 4])
-            .bytes(),
+        frame: eth().ipv6(src: client6, dst: vip6).icmp(type: ICMPv6Type.echoRequest, rest: 0x0001_0002).payload([
+            1, 2, 3, 4,
+        ])
+        .bytes(),
         expected: ParsedFields(
             etherType: 0x86dd, network: .ipv6, l3End: 66, l4Offset: 54, l4Protocol: 58, src: client6, dst: vip6,
             icmpType: 128)),
@@ -359,7 +375,8 @@ let parserFixtures: [ParserFixture] = [
             etherType: 0x86dd, network: .ipv6, l3End: 62, l4Offset: 62, l4Protocol: 59, src: client6, dst: vip6)),
     ParserFixture(
         name: "IPv6 ESP: unknown to the walk, no ports",
-        frame: eth().ipv6(src: client6, dst: vip6).rawTransport(proto: IPProto.esp).payload([0, 0, 1, 0, 0, 0, 0, 1]).bytes(),
+        frame: eth().ipv6(src: client6, dst: vip6).rawTransport(proto: IPProto.esp).payload([0, 0, 1, 0, 0, 0, 0, 1])
+            .bytes(),
         expected: ParsedFields(
             etherType: 0x86dd, network: .ipv6, l3End: 62, l4Offset: 54, l4Protocol: 50, src: client6, dst: vip6)),
     ParserFixture(
@@ -399,7 +416,8 @@ let parserFixtures: [ParserFixture] = [
             etherType: 0x88b5, hasVLAN: true, vlanTCI: 0x0fff, network: .other, l3Offset: 18, l3End: 20, l4Offset: 20)),
     ParserFixture(
         name: "802.1ad outer tag (0x88a8) over IPv4: one tag is walked",
-        frame: patched(eth(vlan: 0x0064).ipv4(src: client4, dst: vip4).udp(src: 1, dst: 2).bytes(), at: 12, [0x88, 0xa8]),
+        frame: patched(
+            eth(vlan: 0x0064).ipv4(src: client4, dst: vip4).udp(src: 1, dst: 2).bytes(), at: 12, [0x88, 0xa8]),
         expected: ParsedFields(
             etherType: 0x0800, hasVLAN: true, vlanTCI: 0x64, network: .ipv4, l3Offset: 18, l3End: 46, l4Offset: 38,
             l4Protocol: 17, src: client4, dst: vip4, srcPort: 1, dstPort: 2)),

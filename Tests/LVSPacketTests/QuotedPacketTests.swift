@@ -12,7 +12,8 @@ import Testing
         let b = PacketBuilder().ethernet(vlan: vlan)
         let frame =
             ipv6
-            ? b.ipv6(src: real6, dst: vip6).icmp(type: ICMPv6Type.destinationUnreachable, code: 4).payload(quote).bytes()
+            ? b.ipv6(src: real6, dst: vip6).icmp(type: ICMPv6Type.destinationUnreachable, code: 4).payload(quote)
+                .bytes()
             : b.ipv4(src: real4, dst: vip4).icmp(type: 3, code: 3).payload(quote).bytes()
         let l3 = vlan == nil ? 14 : 18
         let offset = l3 + (ipv6 ? 40 : 20) + 8
@@ -58,7 +59,9 @@ import Testing
     @Test(arguments: 0..<48)
     func ipv4QuoteLengths(length: Int) {
         // Header (20) + ports (4) are the minimum for UDP.
-        let packet = PacketBuilder().ipv4(src: vip4, dst: client4).udp(src: 53, dst: 5353).payload([UInt8](repeating: 9, count: 20)).bytes()
+        let packet = PacketBuilder().ipv4(src: vip4, dst: client4).udp(src: 53, dst: 5353).payload(
+            [UInt8](repeating: 9, count: 20)
+        ).bytes()
         let e = errorFrame(quoting: packet, length, ipv6: false)
         let q = quoted(e, ipv4: true)
         #expect((q != nil) == (length >= 24), "quote of \(length) bytes")
@@ -81,8 +84,10 @@ import Testing
             .udp(src: 53, dst: 5353).payload([UInt8](repeating: 0, count: 8)).bytes()
         let q = try #require(quoted(errorFrame(quoting: first, 28, ipv6: false), ipv4: true))
         #expect(!q.isFragment && q.srcPort == 53)
-        let later = PacketBuilder().ipv4(src: vip4, dst: client4, dontFragment: false, moreFragments: true, fragmentOffset: 1480)
-            .rawTransport(proto: IPProto.udp).payload([0, 53, 0x14, 0xe9, 0, 0, 0, 0]).bytes()
+        let later = PacketBuilder().ipv4(
+            src: vip4, dst: client4, dontFragment: false, moreFragments: true, fragmentOffset: 1480
+        )
+        .rawTransport(proto: IPProto.udp).payload([0, 53, 0x14, 0xe9, 0, 0, 0, 0]).bytes()
         #expect(quoted(errorFrame(quoting: later, 28, ipv6: false), ipv4: true) == nil)
         // A non-port protocol fragment is still described.
         let laterICMP = PacketBuilder().ipv4(src: vip4, dst: client4, dontFragment: false, fragmentOffset: 8)
@@ -128,7 +133,8 @@ import Testing
         let packet = PacketBuilder().ipv6(
             src: vip6, dst: client6,
             extensions: [
-                .init(type: IPProto.hopByHop, data: []), .init(type: IPProto.destinationOptions, data: [1, 8, 0, 0, 0, 0, 0, 0, 0, 0]),
+                .init(type: IPProto.hopByHop, data: []),
+                .init(type: IPProto.destinationOptions, data: [1, 8, 0, 0, 0, 0, 0, 0, 0, 0]),
                 .init(type: IPProto.routing, data: [0, 0, 0, 0, 0, 0]), .fragment(offset: 0, more: true),
             ]
         ).udp(src: 5000, dst: 53).payload([UInt8](repeating: 0, count: 100)).bytes()
@@ -156,9 +162,13 @@ import Testing
 
     @Test func ipv6TooManyExtensionHeaders() {
         let ext = PacketBuilder.IPv6Extension(type: IPProto.destinationOptions, data: [])
-        let eight = PacketBuilder().ipv6(src: vip6, dst: client6, extensions: Array(repeating: ext, count: 8)).udp(src: 1, dst: 2).bytes()
+        let eight = PacketBuilder().ipv6(src: vip6, dst: client6, extensions: Array(repeating: ext, count: 8)).udp(
+            src: 1, dst: 2
+        ).bytes()
         #expect(quoted(errorFrame(quoting: eight, eight.count, ipv6: true), ipv4: false)?.srcPort == 1)
-        let nine = PacketBuilder().ipv6(src: vip6, dst: client6, extensions: Array(repeating: ext, count: 9)).udp(src: 1, dst: 2).bytes()
+        let nine = PacketBuilder().ipv6(src: vip6, dst: client6, extensions: Array(repeating: ext, count: 9)).udp(
+            src: 1, dst: 2
+        ).bytes()
         #expect(quoted(errorFrame(quoting: nine, nine.count, ipv6: true), ipv4: false) == nil)
     }
 
@@ -182,7 +192,8 @@ import Testing
     @Test func randomQuotesStayInBounds() {
         var g = SplitMix64(seed: 4443)
         let seeds: [[UInt8]] = [
-            PacketBuilder().ipv4(src: vip4, dst: client4, options: [1, 1, 1, 0]).udp(src: 1, dst: 2).payload([1, 2, 3]).bytes(),
+            PacketBuilder().ipv4(src: vip4, dst: client4, options: [1, 1, 1, 0]).udp(src: 1, dst: 2).payload([1, 2, 3])
+                .bytes(),
             PacketBuilder().ipv6(
                 src: vip6, dst: client6,
                 extensions: [.init(type: IPProto.hopByHop, data: []), .fragment(offset: 0, more: true)]
@@ -199,7 +210,9 @@ import Testing
             quote = Array(quote[..<Int.random(in: 0...quote.count, using: &g)])
             let lead = 8
             let frame = [UInt8](repeating: 0xcc, count: lead) + quote + [0xcc]  // a byte past `end`, to be ignored
-            guard let q = withFrame(frame, { p, _ in PacketParser.parseQuoted(p, offset: lead, end: lead + quote.count, ipv4: !v6) })
+            guard
+                let q = withFrame(
+                    frame, { p, _ in PacketParser.parseQuoted(p, offset: lead, end: lead + quote.count, ipv4: !v6) })
             else { continue }
             found += 1
             let end = lead + quote.count

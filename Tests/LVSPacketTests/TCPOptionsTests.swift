@@ -27,7 +27,11 @@ import Testing
         ]
         withOptions(bytes) { o in
             let list = Array(o)
-            #expect(list.map(\.kind) == [TCPOptions.maximumSegmentSize, TCPOptions.sackPermitted, TCPOptions.timestamps, TCPOptions.windowScale])
+            #expect(
+                list.map(\.kind) == [
+                    TCPOptions.maximumSegmentSize, TCPOptions.sackPermitted, TCPOptions.timestamps,
+                    TCPOptions.windowScale,
+                ])
             #expect(list.map(\.offset) == [0, 4, 6, 17])
             #expect(list.map(\.length) == [4, 2, 10, 3])
             #expect(o.isWellFormed)
@@ -88,15 +92,16 @@ import Testing
         #expect(withOptions([2, 3, 9, 2, 4, 0x05, 0x78, 2, 4, 0x05, 0xb4, 0]) { $0.maximumSegmentSize } == 1400)
     }
 
-    @Test(arguments: [
-        ("length byte 0", [2, 0, 5, 180] as [UInt8], [Opt]()),
-        ("length byte 1", [8, 1, 0, 0], []),
-        ("length past the area", [1, 8, 10, 0, 0, 0, 1], []),
-        ("second option past the area", [2, 4, 5, 180, 3, 4, 7], [[2, 0, 4]]),
-        ("missing length byte", [1, 1, 1, 2], []),
-        ("lone kind", [3], []),
-        ("missing length after an option", [4, 2, 5], [[4, 0, 2]]),
-    ] as [(String, [UInt8], [Opt])])
+    @Test(
+        arguments: [
+            ("length byte 0", [2, 0, 5, 180] as [UInt8], [Opt]()),
+            ("length byte 1", [8, 1, 0, 0], []),
+            ("length past the area", [1, 8, 10, 0, 0, 0, 1], []),
+            ("second option past the area", [2, 4, 5, 180, 3, 4, 7], [[2, 0, 4]]),
+            ("missing length byte", [1, 1, 1, 2], []),
+            ("lone kind", [3], []),
+            ("missing length after an option", [4, 2, 5], [[4, 0, 2]]),
+        ] as [(String, [UInt8], [Opt])])
     func malformed(name: String, bytes: [UInt8], before: [Opt]) {
         withOptions(bytes) { o in
             #expect(!o.isWellFormed, "\(name)")
@@ -155,7 +160,8 @@ import Testing
             #expect(tcp.options.isWellFormed)
         }
         // An odd-length option list is padded with EOL by the builder and stays well-formed.
-        let padded = PacketBuilder().ipv4(src: client4, dst: vip4).tcp(src: 1, dst: 2, flags: 2, options: [3, 3, 7]).bytes()
+        let padded = PacketBuilder().ipv4(src: client4, dst: vip4).tcp(src: 1, dst: 2, flags: 2, options: [3, 3, 7])
+            .bytes()
         withFrame(padded) { p, _ in
             let tcp = TCPView(unchecked: p + 20)
             #expect(tcp.headerLength == 24)

@@ -62,7 +62,9 @@ func parseFrame(_ bytes: [UInt8]) -> ParseResult {
 /// `bytes` with `replacement` written at `offset` (the array grows when needed).
 func patched(_ bytes: [UInt8], at offset: Int, _ replacement: [UInt8]) -> [UInt8] {
     var out = bytes
-    if out.count < offset + replacement.count { out += [UInt8](repeating: 0, count: offset + replacement.count - out.count) }
+    if out.count < offset + replacement.count {
+        out += [UInt8](repeating: 0, count: offset + replacement.count - out.count)
+    }
     for (i, b) in replacement.enumerated() { out[offset + i] = b }
     return out
 }
@@ -75,7 +77,9 @@ func hex(_ text: String) -> [UInt8] {
 }
 
 func be16Bytes(_ v: UInt16) -> [UInt8] { [UInt8(v >> 8), UInt8(v & 0xff)] }
-func be32Bytes(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xff), UInt8((v >> 8) & 0xff), UInt8(v & 0xff)] }
+func be32Bytes(_ v: UInt32) -> [UInt8] {
+    [UInt8(v >> 24), UInt8((v >> 16) & 0xff), UInt8((v >> 8) & 0xff), UInt8(v & 0xff)]
+}
 
 /// A reference Internet checksum written the obvious way (big-endian 16-bit words, end-around
 /// carry), independent of `Checksum`'s raw-word arithmetic. Returns the folded sum in host order.

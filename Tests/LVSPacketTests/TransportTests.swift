@@ -4,7 +4,10 @@ import Testing
 @Suite struct TransportViewTests {
     @Test func tcpFieldsAndSetters() {
         let segment = PacketBuilder().ipv4(src: client4, dst: vip4)
-            .tcp(src: 40000, dst: 443, flags: 0x12, seq: 0xdead_beef, ack: 0x0102_0304, window: 29200, options: [2, 4, 5, 180])
+            .tcp(
+                src: 40000, dst: 443, flags: 0x12, seq: 0xdead_beef, ack: 0x0102_0304, window: 29200,
+                options: [2, 4, 5, 180]
+            )
             .bytes()
         let out = mutated(segment) { p, _ in
             let t = TCPView(unchecked: p + 20)
