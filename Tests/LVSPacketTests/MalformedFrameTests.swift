@@ -239,6 +239,10 @@ let malformedFixtures: [MalformedFixture] = [
     @Test(arguments: malformedFixtures)
     func refusesFixture(_ fixture: MalformedFixture) {
         #expect(parseFrame(fixture.frame).reason == fixture.reason)
+        if !fixture.frame.isEmpty {
+            var info = PacketInfo()
+            #expect(withFrame(fixture.frame) { p, n in PacketParser.parse(p, length: n, into: &info) } == fixture.reason)
+        }
     }
 
     @Test func everyReasonIsProducedByAFixture() {

@@ -422,10 +422,11 @@ let parserFixtures: [ParserFixture] = [
             etherType: 0x0800, hasVLAN: true, vlanTCI: 0x64, network: .ipv4, l3Offset: 18, l3End: 46, l4Offset: 38,
             l4Protocol: 17, src: client4, dst: vip4, srcPort: 1, dstPort: 2)),
     ParserFixture(
-        name: "Q-in-Q (two tags): the inner tag's 0x8100 is the EtherType",
-        frame: eth(vlan: 0x0064).payload(be16Bytes(0x0800)).bytes(),
+        name: "Q-in-Q (0x88a8 then 0x8100): only the outer tag is walked, the inner TPID is the EtherType",
+        frame: hex("020000000002 020000000001 88a8 0064 8100 00c8 0800")
+            + PacketBuilder().ipv4(src: client4, dst: vip4).udp(src: 1, dst: 2).bytes(),
         expected: ParsedFields(
-            etherType: 0x88b5, hasVLAN: true, vlanTCI: 0x64, network: .other, l3Offset: 18, l3End: 20, l4Offset: 20)),
+            etherType: 0x8100, hasVLAN: true, vlanTCI: 0x64, network: .other, l3Offset: 18, l3End: 50, l4Offset: 50)),
 ]
 
 @Suite struct PacketParserTests {
@@ -444,13 +445,16 @@ let parserFixtures: [ParserFixture] = [
         #expect(Set(parserFixtures.map(\.name)).count == parserFixtures.count)
     }
 
-    /// Both entry points agree, and the parser does not write to the frame.
+    /// All entry points agree, and the parser does not write to the frame.
     @Test(arguments: parserFixtures)
     func pointerAndBufferEntryPointsAgree(_ fixture: ParserFixture) throws {
         let after = try mutated(fixture.frame) { p, n in
             let viaPointer = try #require(PacketParser.parse(p, length: n).info)
             let viaBuffer = try #require(PacketParser.parse(UnsafeMutableRawBufferPointer(start: p, count: n)).info)
             #expect(ParsedFields(viaPointer) == ParsedFields(viaBuffer))
+            var viaInto = PacketInfo()
+            #expect(PacketParser.parse(p, length: n, into: &viaInto) == nil)
+            #expect(ParsedFields(viaInto) == ParsedFields(viaPointer))
         }
         #expect(after == fixture.frame)
     }
