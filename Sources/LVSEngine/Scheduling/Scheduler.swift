@@ -74,12 +74,15 @@ public struct DestinationList {
 /// Maps scheduler names to implementations.
 public enum SchedulerRegistry {
     /// Every scheduler this build provides, by name.
-    public static let all: [String: any Scheduler.Type] = [
-        RoundRobinScheduler.name: RoundRobinScheduler.self,
-        WeightedRoundRobinScheduler.name: WeightedRoundRobinScheduler.self,
-        LeastConnectionScheduler.name: LeastConnectionScheduler.self,
-        WeightedLeastConnectionScheduler.name: WeightedLeastConnectionScheduler.self,
-    ]
+    /// (Computed: a stored dictionary of metatypes is not Sendable global state under Swift 6.)
+    public static var all: [String: any Scheduler.Type] {
+        [
+            RoundRobinScheduler.name: RoundRobinScheduler.self,
+            WeightedRoundRobinScheduler.name: WeightedRoundRobinScheduler.self,
+            LeastConnectionScheduler.name: LeastConnectionScheduler.self,
+            WeightedLeastConnectionScheduler.name: WeightedLeastConnectionScheduler.self,
+        ]
+    }
 
     /// ipvsadm's default scheduler.
     public static let defaultName = "wlc"
