@@ -36,7 +36,10 @@ extension Director {
     public func removeService(_ key: ServiceKey) throws(DirectorError) {
         guard let s = slot(of: key), let record = records[s] else { throw .noSuchService }
         expireConnections { $0.service == UInt16(s) }
-        for ds in record.destSlots { dests[Int(ds)] = DestinationState() ; freeDestSlots.append(ds) }
+        for ds in record.destSlots {
+            dests[Int(ds)] = DestinationState()
+            freeDestSlots.append(ds)
+        }
         records[s] = nil
         rebuildIndex()
     }

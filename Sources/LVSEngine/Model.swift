@@ -8,11 +8,7 @@ import LVSPacket
 public struct Timestamp: Comparable, Hashable, Sendable {
     public var milliseconds: UInt64
     @inlinable public init(milliseconds: UInt64) { self.milliseconds = milliseconds }
-    @inlinable public static func seconds(_ s: Double) -> Timestamp { Timestamp(milliseconds: UInt64(s * 1000)) }
     @inlinable public static func < (a: Timestamp, b: Timestamp) -> Bool { a.milliseconds < b.milliseconds }
-    @inlinable public func adding(seconds s: Double) -> Timestamp {
-        Timestamp(milliseconds: milliseconds + UInt64(s * 1000))
-    }
 }
 
 /// The transport protocols a virtual service can carry.

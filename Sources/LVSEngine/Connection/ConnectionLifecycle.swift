@@ -110,8 +110,8 @@ extension Director {
     func step(_ ci: UInt32, flags: UInt8, direction: PacketDirection, _ now: Timestamp) {
         let c = table.entries + Int(ci)
         let old = c.pointee.state
-        let row = TCPStateMachine.row(flags)
-        let new = row < 0 ? TCPState.close.rawValue : stateTable[(direction.rawValue &+ row) &* 11 &+ Int(old)]
+        let i = TCPStateMachine.index(old, flags: flags, direction: direction)
+        let new = i < 0 ? TCPState.close.rawValue : stateTable[i]
         let expires = now.milliseconds &+ tcpTimeouts[Int(new)]
         if new != old {
             let dest = dests + Int(c.pointee.destSlot)

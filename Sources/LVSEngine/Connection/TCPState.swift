@@ -83,12 +83,19 @@ public enum TCPStateMachine {
         return -1
     }
 
+    /// Where in `table` the next state for (`state`, `flags`, `direction`) is, or -1 when the
+    /// segment carries none of RST/SYN/FIN/ACK (the next state is then CLOSE).
+    @inlinable @inline(__always)
+    static func index(_ state: UInt8, flags: UInt8, direction: PacketDirection) -> Int {
+        let r = row(flags)
+        return r < 0 ? -1 : (direction.rawValue &+ r) &* 11 &+ Int(state)
+    }
+
     /// The state after a segment with `flags` travels in `direction` on a connection in `state`.
     @inlinable
     public static func next(_ state: TCPState, flags: UInt8, direction: PacketDirection) -> TCPState {
-        let r = row(flags)
-        if r < 0 { return .close }
-        let i = (direction.rawValue &+ r) &* 11 &+ Int(state.rawValue)
+        let i = index(state.rawValue, flags: flags, direction: direction)
+        if i < 0 { return .close }
         return table.withUnsafeBufferPointer { TCPState(rawValue: $0[i])! }
     }
 }
