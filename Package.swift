@@ -21,14 +21,23 @@ let package = Package(
         .executable(name: "lvs-demo", targets: ["lvs-demo"]),
         .executable(name: "LVSBench", targets: ["LVSBench"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
     targets: [
         // Linux packet-socket structs and constants that Glibc does not export to Swift.
         .target(name: "CLinuxNet", cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "LVSPacket", swiftSettings: optimized),
         .target(name: "LVSEngine", dependencies: ["LVSPacket"], swiftSettings: optimized),
-        // Control-plane pieces without I/O: ipvsadm-compatible listings (and, later, config parsing).
-        .target(name: "LVSControl", dependencies: ["LVSEngine"]),
-        .executableTarget(name: "lvsd", dependencies: ["LVSEngine", "CLinuxNet"]),
+        // Control-plane logic without packet I/O: ipvsadm syntax and listings, the lvsd
+        // configuration file, metrics rendering.
+        .target(name: "LVSControl", dependencies: ["LVSEngine", .product(name: "Yams", package: "Yams")]),
+        // The AF_PACKET data plane: rings, ARP, neighbours, routes, the worker loop.
+        .target(name: "LVSDataPlane", dependencies: ["LVSEngine", "CLinuxNet"]),
+        .executableTarget(
+            name: "lvsd",
+            dependencies: ["LVSControl", "LVSDataPlane", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "lvsadm", dependencies: ["LVSControl"]),
         .executableTarget(name: "lvs-demo", dependencies: ["LVSControl"]),
         // Benchmarks: plain executables printing `name value unit` lines (scripts/bench.sh).
@@ -39,5 +48,6 @@ let package = Package(
         .testTarget(name: "LVSPacketTests", dependencies: ["LVSPacket"]),
         .testTarget(name: "LVSEngineTests", dependencies: ["LVSEngine"]),
         .testTarget(name: "LVSControlTests", dependencies: ["LVSControl"]),
+        .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane"]),
     ]
 )
