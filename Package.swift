@@ -35,11 +35,13 @@ let package = Package(
         .target(name: "LVSControl", dependencies: ["LVSEngine", .product(name: "Yams", package: "Yams")]),
         // The AF_PACKET data plane: rings, ARP, neighbours, routes, the worker loop.
         .target(name: "LVSDataPlane", dependencies: ["LVSEngine", "CLinuxNet"]),
-        .executableTarget(
-            name: "lvsd",
+        // The daemon and the admin client as a library, so lvsd, lvsadm and lvs-demo share them.
+        .target(
+            name: "LVSDaemon",
             dependencies: ["LVSControl", "LVSDataPlane", .product(name: "Logging", package: "swift-log")]),
-        .executableTarget(name: "lvsadm", dependencies: ["LVSControl"]),
-        .executableTarget(name: "lvs-demo", dependencies: ["LVSControl"]),
+        .executableTarget(name: "lvsd", dependencies: ["LVSDaemon"]),
+        .executableTarget(name: "lvsadm", dependencies: ["LVSDaemon"]),
+        .executableTarget(name: "lvs-demo", dependencies: ["LVSDaemon"]),
         // Benchmarks: plain executables printing `name value unit` lines (scripts/bench.sh).
         .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
         .executableTarget(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: unit and property tests (swift test), then the allocation check of the packet
-# path (a release build that counts mallocs while 2M packets go through the engine).
-# This is the README's test command; .ci/run calls it.
+# Runs every test: unit, fixture and property tests (swift test); the allocation check of the
+# packet path (release build, mallocs counted while 2M packets go through the engine); and, as
+# root, the end-to-end tests in network namespaces (Tests/EndToEnd). This is the README's test
+# command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,8 +12,21 @@ swift test 2>&1 | tee /tmp/swiftlvs-test.log | grep -vE '^(◇|↳|\[[0-9]+/[0-9
     exit 1
 }
 
-echo "== packet path allocation check (release build)"
-swift build -c release --product LVSBench >/dev/null
-.build/release/LVSBench alloc-check
+echo "== release build"
+swift build -c release >/dev/null
+BIN=$(swift build -c release --show-bin-path)
+
+echo "== packet path allocation check"
+"$BIN/LVSBench" alloc-check
+
+if [ "$(id -u)" = 0 ]; then
+    echo "== end-to-end tests in network namespaces"
+    for t in Tests/EndToEnd/*.sh; do
+        echo "-- $t"
+        bash "$t" "$BIN"
+    done
+else
+    echo "== end-to-end tests skipped: they need root (network namespaces, AF_PACKET)"
+fi
 
 echo "== all tests passed"

@@ -1,44 +1,185 @@
 import LVSEngine
 import LVSPacket
 
-/// ipvsadm 1.31's listing layouts (spec section 7.2 and 7.3), rendered from engine snapshots so
-/// that operators' scripts that parse `ipvsadm -L -n` keep working against SwiftLVS.
+/// ipvsadm 1.31's output layouts (spec section 7; ipvsadm.c `print_title`, `print_service_entry`,
+/// `list_conn`, `list_timeout`), rendered from engine snapshots so that operators' scripts that
+/// parse `ipvsadm -L -n` keep working against SwiftLVS.
+///
+/// Addresses and ports are always printed numerically: without `-n`, ipvsadm resolves names
+/// through DNS and /etc/services, which this I/O-free layer does not do.
 public enum IPVSListing {
     /// `IP_VS_VERSION_CODE` 0x010201 as ipvsadm prints it.
     public static let version = "1.2.1"
 
     /// `ipvsadm -L -n`.
     public static func table(_ services: [ServiceSnapshot], size: Int) -> String {
+        list(services, size: size, format: [.numeric])
+    }
+
+    /// `ipvsadm -L -n --stats` (and with `exact`, `--exact`).
+    public static func stats(_ services: [ServiceSnapshot], size: Int, exact: Bool = false) -> String {
+        list(services, size: size, format: exact ? [.numeric, .stats, .exact] : [.numeric, .stats])
+    }
+
+    /// `ipvsadm -L` with any of its layouts (ipvsadm's `list_all`): the version line, the title,
+    /// then every service. `rates` feeds `--rate` (zeros without it).
+    public static func list(_ services: [ServiceSnapshot], size: Int, format: IPVSFormat,
+                            rates: RateEstimator? = nil) -> String {
+        list(services, size: size, format: format, rateOf: lookup(rates))
+    }
+
+    /// Rates of a service (destination nil) or of one of its real servers.
+    typealias RateLookup = (ServiceKey, DestinationSnapshot?) -> TrafficRates
+
+    static func lookup(_ rates: RateEstimator?) -> RateLookup {
+        { key, d in
+            guard let rates else { return TrafficRates() }
+            guard let d else { return rates.rates(of: key) }
+            return rates.rates(of: key, destination: d.address, port: d.port)
+        }
+    }
+
+    static func list(_ services: [ServiceSnapshot], size: Int, format: IPVSFormat, rateOf: RateLookup) -> String {
         var out = "IP Virtual Server version \(version) (size=\(size))\n"
-        out += "Prot LocalAddress:Port Scheduler Flags\n"
-        out += "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+        out += title(format)
+        for s in format.contains(.noSort) ? services : sorted(services) {
+            out += serviceEntry(s, format: format, rateOf: rateOf)
+        }
+        return out
+    }
+
+    /// `ipvsadm -L -t|-u service` (`list_service`): the title and one service, no version line.
+    public static func service(_ s: ServiceSnapshot, format: IPVSFormat, rates: RateEstimator? = nil) -> String {
+        title(format) + serviceEntry(s, format: format, rateOf: lookup(rates))
+    }
+
+    /// `ipvsadm -S -n`: one `-A` line per service followed by its `-a` lines (spec 7.5).
+    public static func rules(_ services: [ServiceSnapshot]) -> String {
+        var out = ""
         for s in sorted(services) {
-            out += serviceName(s.key) + " " + s.scheduler + "\n"
+            let svc = (s.key.proto == .tcp ? "-t " : "-u ") + Endpoint(s.key.address, s.key.port).description
+            out += "-A \(svc) -s \(s.scheduler)\n"
             for d in sortedDestinations(s) {
-                out += "  -> " + pad(endpoint(d.address, d.port), 28) + " " + pad(d.method.description, 7) + " "
-                    + pad(String(d.weight), 6) + " " + pad(String(d.activeConns), 10) + " "
-                    + pad(String(d.inactiveConns), 10) + "\n"
+                out += "-a \(svc) -r \(Endpoint(d.address, d.port)) \(forwardSwitch(d.method)) -w \(d.weight)\n"
             }
         }
         return out
     }
 
-    /// `ipvsadm -L -n --stats` (and with `exact`, `--exact`).
-    public static func stats(_ services: [ServiceSnapshot], size: Int, exact: Bool = false) -> String {
-        var out = "IP Virtual Server version \(version) (size=\(size))\n"
-        out += pad("Prot LocalAddress:Port", 33)
-        for title in ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"] { out += " " + padLeft(title, 8) }
-        out += "\n  -> RemoteAddress:Port\n"
-        func counters(_ c: TrafficCounters) -> String {
-            [c.connections, c.inPackets, c.outPackets, c.inBytes, c.outBytes].map { largenum($0, exact: exact) }.joined()
+    /// `ipvsadm -L -n -c` (`list_conn` over /proc/net/ip_vs_conn).
+    public static func connections(_ conns: [ConnectionSnapshot], format: IPVSFormat = [.numeric]) -> String {
+        var out = "IPVS connection entries\n"
+        if format.contains(.persistentConn) {
+            out += "pro expire " + pad("state", 11) + " " + pad("source", 18) + " " + pad("virtual", 18) + " "
+                + pad("destination", 18) + " " + pad("pe name", 16) + " pe_data\n"
+        } else {
+            out += "pro expire " + pad("state", 11) + " " + pad("source", 18) + " " + pad("virtual", 18)
+                + " destination\n"
         }
-        for s in sorted(services) {
-            out += pad(serviceName(s.key), 33) + counters(s.stats) + "\n"
-            for d in sortedDestinations(s) {
-                out += "  -> " + pad(endpoint(d.address, d.port), 28) + counters(d.stats) + "\n"
+        // The kernel prints whole seconds left; ipvsadm shows them as mm:ss. Rows carry no
+        // persistence-engine data here, so they keep the short layout even with --persistent-conn.
+        for c in conns {
+            out += pad(c.proto.description, 3) + " " + pad(expiry(c.expiresIn), 6) + " " + pad(c.state, 11) + " "
+                + pad(c.client.description, 18) + " " + pad(c.virtual.description, 18) + " "
+                + c.destination.description + "\n"
+        }
+        return out
+    }
+
+    /// `ipvsadm -L --timeout`.
+    public static func timeouts(_ t: Timeouts) -> String {
+        "Timeout (tcp tcpfin udp): \(t[.established] / 1000) \(t[.finWait] / 1000) \(t.udp / 1000)\n"
+    }
+
+    /// `%02d:%02d` of whole minutes and seconds.
+    static func expiry(_ milliseconds: UInt64) -> String {
+        let s = milliseconds / 1000
+        return twoDigits(s / 60) + ":" + twoDigits(s % 60)
+    }
+
+    static func twoDigits(_ v: UInt64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+
+    // MARK: print_title / print_service_entry
+
+    /// The title lines for a layout (the first matching of stats, rate, thresholds,
+    /// persistent-conn, tun-info, default, as in ipvsadm).
+    public static func title(_ format: IPVSFormat) -> String {
+        let prot = pad("Prot LocalAddress:Port", 33)
+        if format.contains(.stats) || format.contains(.rate) {
+            let names = format.contains(.stats)
+                ? ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"] : ["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"]
+            return prot + names.map { " " + padLeft($0, 8) }.joined() + "\n  -> RemoteAddress:Port\n"
+        }
+        if format.contains(.thresholds) {
+            return prot + " " + pad("Uthreshold", 10) + " " + pad("Lthreshold", 10) + " " + pad("ActiveConn", 10) + " "
+                + pad("InActConn", 10) + "\n  -> RemoteAddress:Port\n"
+        }
+        if format.contains(.persistentConn) {
+            return prot + " " + pad("Weight", 9) + " " + pad("PersistConn", 11) + " " + pad("ActiveConn", 10) + " "
+                + pad("InActConn", 10) + "\n  -> RemoteAddress:Port\n"
+        }
+        if format.contains(.tunInfo) {
+            return "Prot LocalAddress:Port Scheduler Flags\n"
+                + "  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n"
+        }
+        return "Prot LocalAddress:Port Scheduler Flags\n"
+            + "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+    }
+
+    static func serviceEntry(_ s: ServiceSnapshot, format: IPVSFormat, rateOf: RateLookup) -> String {
+        let exact = format.contains(.exact)
+        let name = serviceName(s.key)
+        var out: String
+        if format.contains(.stats) {
+            out = pad(name, 33) + counters(s.stats, exact)
+        } else if format.contains(.rate) {
+            let r = rateOf(s.key, nil)
+            out = pad(name, 33)
+            for v in [r.connectionsPerSecond, r.inPacketsPerSecond, r.outPacketsPerSecond, r.inBytesPerSecond,
+                      r.outBytesPerSecond] {
+                out += largenum(v, exact: exact)
+            }
+        } else {
+            out = name + " " + s.scheduler
+        }
+        out += "\n"
+        for d in format.contains(.noSort) ? s.destinations : sortedDestinations(s) {
+            let dname = "  -> " + pad(endpoint(d.address, d.port), 28)
+            if format.contains(.stats) {
+                out += dname + counters(d.stats, exact) + "\n"
+            } else if format.contains(.rate) {
+                let r = rateOf(s.key, d)
+                out += dname + " " + padLeft(String(r.connectionsPerSecond), 8) + " "
+                    + padLeft(String(r.inPacketsPerSecond), 8) + " " + padLeft(String(r.outPacketsPerSecond), 8)
+                    + largenum(r.inBytesPerSecond, exact: exact) + largenum(r.outBytesPerSecond, exact: exact) + "\n"
+            } else if format.contains(.thresholds) {
+                out += dname + " " + pad(String(d.upperThreshold), 10) + " " + pad(String(d.lowerThreshold), 10) + " "
+                    + pad(String(d.activeConns), 10) + " " + pad(String(d.inactiveConns), 10) + "\n"
+            } else if format.contains(.persistentConn) {
+                out += dname + " " + pad(String(d.weight), 9) + " " + pad(String(d.persistConns), 11) + " "
+                    + pad(String(d.activeConns), 10) + " " + pad(String(d.inactiveConns), 10) + "\n"
+            } else if format.contains(.tunInfo) {
+                // No tunnel destinations exist yet: every server shows "n/a".
+                out += dname + " " + pad(d.method.description, 7) + " " + pad("n/a", 13) + " " + pad(String(d.weight), 6)
+                    + " " + pad(String(d.activeConns), 10) + " " + pad(String(d.inactiveConns), 10) + "\n"
+            } else {
+                out += dname + " " + pad(d.method.description, 7) + " " + pad(String(d.weight), 6) + " "
+                    + pad(String(d.activeConns), 10) + " " + pad(String(d.inactiveConns), 10) + "\n"
             }
         }
         return out
+    }
+
+    static func counters(_ c: TrafficCounters, _ exact: Bool) -> String {
+        [c.connections, c.inPackets, c.outPackets, c.inBytes, c.outBytes].map { largenum($0, exact: exact) }.joined()
+    }
+
+    /// `-m`, `-g` (`-i` once tunnels exist), as `ipvsadm -S` writes the method.
+    static func forwardSwitch(_ m: ForwardingMethod) -> String {
+        switch m {
+        case .masquerade: "-m"
+        case .directRoute: "-g"
+        }
     }
 
     /// `printf("%-4s %s", proto, addr:port)`, truncated to 33 characters for IPv4.
@@ -47,6 +188,7 @@ public enum IPVSListing {
         return key.address.isIPv4 ? String(name.prefix(33)) : name
     }
 
+    /// `a.b.c.d:port` truncated to 28 characters, or `[v6]:port`.
     static func endpoint(_ a: IPAddress, _ port: UInt16) -> String {
         a.isIPv4 ? String("\(a):\(port)".prefix(28)) : "[\(a)]:\(port)"
     }
@@ -64,7 +206,8 @@ public enum IPVSListing {
         return padLeft(String(i / 1_000_000_000_000), 8) + "T"
     }
 
-    /// Services by protocol, address family, address, port (libipvs's order for address services).
+    /// Services by address family (IPv4 first), protocol, address, port: libipvs's
+    /// `ipvs_cmp_services` for address services.
     static func sorted(_ services: [ServiceSnapshot]) -> [ServiceSnapshot] {
         services.sorted {
             let a = $0.key, b = $1.key
@@ -75,6 +218,7 @@ public enum IPVSListing {
         }
     }
 
+    /// Real servers by address, then port (`ipvs_cmp_dests`).
     static func sortedDestinations(_ s: ServiceSnapshot) -> [DestinationSnapshot] {
         s.destinations.sorted { $0.address != $1.address ? $0.address < $1.address : $0.port < $1.port }
     }

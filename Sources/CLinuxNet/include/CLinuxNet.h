@@ -1,13 +1,12 @@
-// Linux packet-socket definitions that Swift cannot see through Glibc: the AF_PACKET ring
-// structures and constants, virtio_net_hdr for PACKET_VNET_HDR, and a few macro wrappers.
+// Linux packet-socket plumbing that Swift cannot reach through Glibc: the AF_PACKET ring setup
+// (TPACKET_V2 with PACKET_VNET_HDR), batched transmit with sendmmsg, interface queries, and a few
+// macro wrappers. Everything per frame stays in Swift; this file only makes system calls.
 #ifndef CLINUXNET_H
 #define CLINUXNET_H
 
 #include <linux/if_packet.h>
 #include <linux/if_ether.h>
 #include <linux/virtio_net.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +16,44 @@ static inline size_t clinuxnet_tpacket_align(size_t x) { return TPACKET_ALIGN(x)
 /// Header length of a TPACKET_V2 frame (TPACKET2_HDRLEN is a macro over offsetof).
 static inline size_t clinuxnet_tpacket2_hdrlen(void) { return TPACKET2_HDRLEN; }
 
-/// ETH_P_ALL in network byte order, as socket(AF_PACKET, ..., proto) wants it.
-static inline uint16_t clinuxnet_eth_p_all_be(void) { return __builtin_bswap16(ETH_P_ALL); }
+/// An AF_PACKET socket with a memory-mapped TPACKET_V2 receive ring, bound to one interface.
+struct clinuxnet_ring {
+    int fd;
+    int ifindex;
+    unsigned char *map;      // the ring: frame_nr frames of frame_size bytes
+    size_t map_size;
+    unsigned frame_size;
+    unsigned frame_nr;
+    int vnet_hdr;            // 1 when every frame (RX and TX) carries a struct virtio_net_hdr
+};
+
+/// Opens the ring on `ifname`. Returns 0, or -errno with `*step` naming the call that failed.
+int clinuxnet_ring_open(const char *ifname, unsigned frame_size, unsigned frame_nr, int want_vnet_hdr,
+                        struct clinuxnet_ring *ring, const char **step);
+void clinuxnet_ring_close(struct clinuxnet_ring *ring);
+
+/// One frame to send: `len` bytes at `base` (virtio_net_hdr included when the socket has one).
+struct clinuxnet_tx {
+    const void *base;
+    size_t len;
+};
+
+/// Sends up to `n` frames with sendmmsg; returns how many were sent, or -errno.
+int clinuxnet_send_batch(int fd, const struct clinuxnet_tx *frames, unsigned n);
+
+/// Index, hardware address and MTU of an interface. Returns 0 or -errno.
+int clinuxnet_if_info(const char *ifname, int *ifindex, uint8_t mac[6], int *mtu);
+
+/// Up to `max` IPv4 addresses of an interface (network byte order) with their prefix lengths.
+/// Returns how many, or -errno.
+int clinuxnet_if_ipv4(const char *ifname, uint32_t *addrs, uint8_t *prefixes, int max);
+
+/// Blocks until one of `fds` is readable or `timeout_ms` passes; returns poll(2)'s result.
+int clinuxnet_poll_in(const int *fds, int n, int timeout_ms);
+
+/// An eventfd for waking the worker (EFD_NONBLOCK); clinuxnet_wake / clinuxnet_drain use it.
+int clinuxnet_eventfd(void);
+void clinuxnet_wake(int fd);
+void clinuxnet_drain(int fd);
 
 #endif

@@ -1,0 +1,266 @@
+import LVSEngine
+import LVSPacket
+
+/// One change that bringing a `Director` in line with a configuration takes.
+public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
+    case removeService(ServiceKey)
+    case removeDestination(ServiceKey, address: IPAddress, port: UInt16)
+    /// A new scheduler for an existing service (connections keep their servers).
+    case editService(ServiceSpec, oldScheduler: String)
+    /// New weight, thresholds or method for an existing server (its connections are kept).
+    case editDestination(ServiceKey, DestinationSpec, old: DestinationSpec)
+    case addService(ServiceSpec)
+    case addDestination(ServiceKey, DestinationSpec)
+    case setTimeouts(ConfigTimeouts, old: ConfigTimeouts)
+    /// A setting a running director cannot change (reported, not applied).
+    case needsRestart(String)
+
+    public var description: String {
+        switch self {
+        case .removeService(let key):
+            return "remove service \(Self.name(key))"
+        case .removeDestination(let key, let address, let port):
+            return "remove real server \(Endpoint(address, port)) from \(Self.name(key))"
+        case .editService(let spec, let old):
+            return "edit service \(Self.name(spec.key)): scheduler \(old) -> \(spec.scheduler)"
+        case .editDestination(let key, let d, let old):
+            var parts: [String] = []
+            if d.weight != old.weight { parts.append("weight \(old.weight) -> \(d.weight)") }
+            if d.method != old.method { parts.append("method \(Self.method(old.method)) -> \(Self.method(d.method))") }
+            if d.upperThreshold != old.upperThreshold {
+                parts.append("upper_threshold \(old.upperThreshold) -> \(d.upperThreshold)")
+            }
+            if d.lowerThreshold != old.lowerThreshold {
+                parts.append("lower_threshold \(old.lowerThreshold) -> \(d.lowerThreshold)")
+            }
+            return "edit real server \(Endpoint(d.address, d.port)) of \(Self.name(key)): "
+                + parts.joined(separator: ", ")
+        case .addService(let spec):
+            return "add service \(Self.name(spec.key)) (scheduler \(spec.scheduler))"
+        case .addDestination(let key, let d):
+            var text = "add real server \(Endpoint(d.address, d.port)) to \(Self.name(key)) (\(Self.method(d.method)), "
+                + "weight \(d.weight)"
+            if d.upperThreshold != 0 { text += ", upper_threshold \(d.upperThreshold)" }
+            if d.lowerThreshold != 0 { text += ", lower_threshold \(d.lowerThreshold)" }
+            return text + ")"
+        case .setTimeouts(let t, let old):
+            var parts: [String] = []
+            if t.tcp != old.tcp { parts.append("tcp \(old.tcp) -> \(t.tcp) s") }
+            if t.tcpfin != old.tcpfin { parts.append("tcpfin \(old.tcpfin) -> \(t.tcpfin) s") }
+            if t.udp != old.udp { parts.append("udp \(old.udp) -> \(t.udp) s") }
+            return "set timeouts: " + parts.joined(separator: ", ")
+        case .needsRestart(let why):
+            return why
+        }
+    }
+
+    /// `TCP 10.0.1.100:80`.
+    static func name(_ key: ServiceKey) -> String { "\(key.proto) \(Endpoint(key.address, key.port))" }
+    /// The configuration file's names: nat, dr.
+    static func method(_ m: ForwardingMethod) -> String { m == .masquerade ? "nat" : "dr" }
+}
+
+/// Why a configuration was not applied; the director is as it was before.
+public struct ConfigApplyError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Brings a running `Director` in line with a configuration by difference: services and real
+/// servers that did not change are not touched, so their connections and counters stay.
+///
+/// Everything the director could refuse is checked before the first change (scheduler names,
+/// weights, address families, thresholds, the service and real-server limits), so a refused
+/// configuration leaves the director as it was. One limit cannot be seen from outside the
+/// engine: slots of removed real servers that still have connections, kept from earlier reloads.
+/// Should the engine still refuse a change because of them, the changes made so far are undone
+/// (in reverse) before the error is thrown.
+public enum ConfigApplier {
+    /// The changes `apply` would make, in order, as log lines. Throws if the director would refuse
+    /// the configuration.
+    public static func plan(_ config: LVSDConfiguration, for director: Director) throws(ConfigApplyError) -> [String] {
+        try changes(config, for: director).map(\.description)
+    }
+
+    /// The changes `apply` would make, in the order it makes them: removals (freeing slots),
+    /// then edits, then additions, then timeouts.
+    public static func changes(_ config: LVSDConfiguration, for director: Director) throws(ConfigApplyError)
+        -> [ConfigChange]
+    {
+        let current = director.services()
+        try validate(config, director, current)
+        var byKey: [ServiceKey: ServiceSnapshot] = [:]
+        for s in current { byKey[s.key] = s }
+        let wanted = Set(config.services.map(\.key))
+        var out: [ConfigChange] = []
+
+        for s in current where !wanted.contains(s.key) { out.append(.removeService(s.key)) }
+        for svc in config.services {
+            guard let old = byKey[svc.key] else { continue }
+            let keep = Set(svc.destinations.map { Endpoint($0.address, $0.port) })
+            for d in old.destinations where !keep.contains(Endpoint(d.address, d.port)) {
+                out.append(.removeDestination(svc.key, address: d.address, port: d.port))
+            }
+        }
+        for svc in config.services {
+            guard let old = byKey[svc.key] else { continue }
+            if old.scheduler != svc.spec.scheduler { out.append(.editService(svc.spec, oldScheduler: old.scheduler)) }
+            for d in svc.destinations {
+                guard let o = old.destinations.first(where: { $0.address == d.address && $0.port == d.port }) else {
+                    continue
+                }
+                let oldSpec = spec(of: o)
+                if oldSpec != d { out.append(.editDestination(svc.key, d, old: oldSpec)) }
+            }
+        }
+        for svc in config.services {
+            let old = byKey[svc.key]
+            if old == nil { out.append(.addService(svc.spec)) }
+            for d in svc.destinations
+            where old?.destinations.contains(where: { $0.address == d.address && $0.port == d.port }) != true {
+                out.append(.addDestination(svc.key, d))
+            }
+        }
+        let oldTimeouts = ConfigTimeouts(director.currentTimeouts)
+        if oldTimeouts != config.timeouts { out.append(.setTimeouts(config.timeouts, old: oldTimeouts)) }
+        let capacity = director.configuration.connectionCapacity
+        if capacity != config.connectionCapacity {
+            out.append(.needsRestart(
+                "connection_capacity \(capacity) -> \(config.connectionCapacity) takes effect at the next restart "
+                    + "(the connection table is sized at start-up)"))
+        }
+        return out
+    }
+
+    /// Validates, then applies the changes; returns them as log lines.
+    @discardableResult
+    public static func apply(_ config: LVSDConfiguration, to director: Director) throws(ConfigApplyError) -> [String] {
+        let before = director.services()
+        let planned = try changes(config, for: director)
+        var done: [ConfigChange] = []
+        for change in planned {
+            do {
+                try perform(change, director)
+            } catch {
+                rollback(done, director, before)
+                throw ConfigApplyError("configuration not applied (\(change): \(error)); the previous one is kept")
+            }
+            done.append(change)
+        }
+        return planned.map(\.description)
+    }
+
+    // MARK: Validation
+
+    static func validate(_ config: LVSDConfiguration, _ director: Director, _ current: [ServiceSnapshot])
+        throws(ConfigApplyError)
+    {
+        let limits = director.configuration
+        guard config.services.count <= limits.maxServices else {
+            throw ConfigApplyError("\(config.services.count) services configured, the director holds at most "
+                                   + "\(limits.maxServices)")
+        }
+        var keys = Set<ServiceKey>()
+        var live = 0
+        for svc in config.services {
+            let name = ConfigChange.name(svc.key)
+            guard keys.insert(svc.key).inserted else { throw ConfigApplyError("service \(name) is configured twice") }
+            guard SchedulerRegistry.make(svc.spec.scheduler) != nil else {
+                throw ConfigApplyError("service \(name): unknown scheduler '\(svc.spec.scheduler)' (available: "
+                                       + "\(SchedulerRegistry.names.joined(separator: ", ")))")
+            }
+            var endpoints = Set<Endpoint>()
+            for d in svc.destinations {
+                let ep = Endpoint(d.address, d.port)
+                guard endpoints.insert(ep).inserted else {
+                    throw ConfigApplyError("service \(name): real server \(ep) is configured twice")
+                }
+                guard (0...65535).contains(d.weight) else {
+                    throw ConfigApplyError("service \(name), real server \(ep): weight must be 0..65535")
+                }
+                guard d.address.isIPv4 == svc.key.address.isIPv4 else {
+                    throw ConfigApplyError("service \(name), real server \(ep): not of the service's address family")
+                }
+                guard d.upperThreshold == 0 || d.lowerThreshold <= d.upperThreshold else {
+                    throw ConfigApplyError("service \(name), real server \(ep): lower threshold above the upper one")
+                }
+            }
+            live += svc.destinations.count
+        }
+        for field in [config.timeouts.tcp, config.timeouts.tcpfin, config.timeouts.udp]
+        where !ConfigTimeouts.range.contains(field) {
+            throw ConfigApplyError("timeouts must be \(ConfigTimeouts.range.lowerBound)..\(ConfigTimeouts.range.upperBound) s")
+        }
+        // Real-server slots after the change: the configured servers, plus servers this change
+        // removes from surviving services that still have connections (their slots stay until the
+        // connections end). Servers of removed services free their slots at once.
+        var held = 0
+        var wanted: [ServiceKey: Set<Endpoint>] = [:]
+        for svc in config.services { wanted[svc.key] = Set(svc.destinations.map { Endpoint($0.address, $0.port) }) }
+        for s in current {
+            guard let keep = wanted[s.key] else { continue }
+            for d in s.destinations where !keep.contains(Endpoint(d.address, d.port)) {
+                if d.activeConns &+ d.inactiveConns &+ d.persistConns > 0 { held += 1 }
+            }
+        }
+        guard live + held <= limits.maxDestinations else {
+            var why = "\(live) real servers configured"
+            if held > 0 { why += " (+\(held) removed ones still holding connections)" }
+            throw ConfigApplyError(why + ", the director holds at most \(limits.maxDestinations)")
+        }
+    }
+
+    // MARK: Applying and undoing
+
+    static func spec(of d: DestinationSnapshot) -> DestinationSpec {
+        DestinationSpec(address: d.address, port: d.port, weight: d.weight, upperThreshold: d.upperThreshold,
+                        lowerThreshold: d.lowerThreshold, method: d.method)
+    }
+
+    static func perform(_ change: ConfigChange, _ director: Director) throws(DirectorError) {
+        switch change {
+        case .removeService(let key): try director.removeService(key)
+        case .removeDestination(let key, let address, let port):
+            try director.removeDestination(address: address, port: port, from: key)
+        case .editService(let spec, _): try director.editService(spec)
+        case .editDestination(let key, let d, _): try director.editDestination(d, in: key)
+        case .addService(let spec): try director.addService(spec)
+        case .addDestination(let key, let d): try director.addDestination(d, to: key)
+        case .setTimeouts(let t, _): director.setTimeouts(tcp: t.tcp, tcpfin: t.tcpfin, udp: t.udp)
+        case .needsRestart: break
+        }
+    }
+
+    /// Undoes `done` in reverse. Edits and additions undo exactly; a removed real server comes
+    /// back at the end of its list with its counters; a removed service comes back with its
+    /// servers (its connections are gone: removal ends them).
+    static func rollback(_ done: [ConfigChange], _ director: Director, _ before: [ServiceSnapshot]) {
+        var byKey: [ServiceKey: ServiceSnapshot] = [:]
+        for s in before { byKey[s.key] = s }
+        for change in done.reversed() {
+            switch change {
+            case .removeService(let key):
+                guard let s = byKey[key] else { continue }
+                try? director.addService(ServiceSpec(key, scheduler: s.scheduler))
+                for d in s.destinations { try? director.addDestination(spec(of: d), to: key) }
+            case .removeDestination(let key, let address, let port):
+                guard let d = byKey[key]?.destinations.first(where: { $0.address == address && $0.port == port })
+                else { continue }
+                try? director.addDestination(spec(of: d), to: key)
+            case .editService(let spec, let old):
+                try? director.editService(ServiceSpec(spec.key, scheduler: old))
+            case .editDestination(let key, _, let old):
+                try? director.editDestination(old, in: key)
+            case .addService(let spec):
+                try? director.removeService(spec.key)
+            case .addDestination(let key, let d):
+                try? director.removeDestination(address: d.address, port: d.port, from: key)
+            case .setTimeouts(_, let old):
+                director.setTimeouts(tcp: old.tcp, tcpfin: old.tcpfin, udp: old.udp)
+            case .needsRestart:
+                break
+            }
+        }
+    }
+}

@@ -1,0 +1,396 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import LVSEngine
+import LVSPacket
+import Yams
+
+extension LVSDConfiguration {
+    /// Reads and parses the YAML file at `path`. Errors name the file as `path`.
+    public static func load(path: String) throws(ConfigError) -> LVSDConfiguration {
+        let text = try ConfigFile.read(path)
+        return try parse(text: text, file: path)
+    }
+
+    /// Parses YAML `text`; `file` is the name errors carry (`FILE:LINE:COLUMN: message`).
+    /// Either the whole configuration is valid and returned, or the first error is thrown.
+    public static func parse(text: String, file: String = "<config>") throws(ConfigError) -> LVSDConfiguration {
+        try ConfigParser(file: file).parse(text)
+    }
+}
+
+/// Whole-file reading without Foundation (a bounded read of a regular file).
+enum ConfigFile {
+    static let maxBytes = 16 << 20
+
+    static func read(_ path: String) throws(ConfigError) -> String {
+        func fail(_ why: String) -> ConfigError { ConfigError(file: path, line: nil, column: nil, message: why) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw fail("cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw fail("cannot read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+            guard bytes.count <= maxBytes else { throw fail("file is larger than \(maxBytes >> 20) MiB") }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw fail("not valid UTF-8") }
+        return text
+    }
+}
+
+/// YAML nodes to `LVSDConfiguration`, checking every value and pointing errors at their node.
+struct ConfigParser {
+    let file: String
+
+    static let topKeys = ["control_socket", "metrics_listen", "connection_capacity", "interfaces", "gateway",
+                          "timeouts", "services"]
+    static let timeoutKeys = ["tcp", "tcpfin", "udp"]
+    static let serviceKeys = ["protocol", "address", "port", "scheduler", "real_servers"]
+    static let serverKeys = ["address", "port", "weight", "method", "upper_threshold", "lower_threshold"]
+
+    /// The longest unix socket path (sun_path is 108 bytes with the terminating NUL).
+    static let maxSocketPath = 107
+    /// IFNAMSIZ - 1.
+    static let maxInterfaceName = 15
+
+    // MARK: Errors
+
+    func error(at mark: Mark?, _ message: String) -> ConfigError {
+        ConfigError(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message)
+    }
+
+    func error(line: Int, column: Int, _ message: String) -> ConfigError {
+        ConfigError(file: file, line: line, column: column, message: message)
+    }
+
+    func error(_ node: Node, _ message: String) -> ConfigError { error(at: node.mark, message) }
+
+    func syntaxError(_ e: Error) -> ConfigError {
+        guard let y = e as? YamlError else { return error(at: nil, "YAML error: \(e)") }
+        func withContext(_ problem: String, _ context: YamlError.Context?) -> String {
+            guard let context else { return "YAML syntax error: \(problem)" }
+            return "YAML syntax error: \(problem) (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
+        }
+        switch y {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            return error(at: mark, withContext(problem, context))
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Yams points at the first occurrence of the first duplicated key.
+            let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            return error(at: context.mark, "duplicate key \(names) in the same mapping")
+        case .reader(let problem, let offset, _, let yaml):
+            var line = 1
+            var column = 1
+            for ch in yaml.prefix(offset ?? 0) {
+                if ch == "\n" { line += 1; column = 1 } else { column += 1 }
+            }
+            return error(line: line, column: column, "YAML reader error: \(problem)")
+        default:
+            return error(at: nil, "YAML error: \(y)")
+        }
+    }
+
+    // MARK: Node helpers
+
+    static func isNull(_ node: Node) -> Bool {
+        guard case .scalar(let s) = node, s.style == .plain || s.style == .any else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(s.string)
+    }
+
+    /// How a value reads in an error message.
+    static func describe(_ node: Node) -> String {
+        switch node {
+        case .mapping: return "a mapping"
+        case .sequence: return "a sequence"
+        case .alias: return "an alias"
+        case .scalar(let s):
+            if isNull(node) { return "null" }
+            let quoted = s.style == .singleQuoted || s.style == .doubleQuoted
+            return (quoted ? "the quoted string " : "") + "'\(s.string)'"
+        }
+    }
+
+    /// The fields of a mapping, keyed by name; unknown keys are errors.
+    struct Fields {
+        let node: Node
+        let what: String
+        var values: [String: Node] = [:]
+        var keyNodes: [String: Node] = [:]
+
+        subscript(_ key: String) -> Node? { values[key] }
+        /// The value, or nil when the key is absent or null (optional keys take their default).
+        func optional(_ key: String) -> Node? {
+            guard let v = values[key], !ConfigParser.isNull(v) else { return nil }
+            return v
+        }
+    }
+
+    func fields(_ node: Node, _ what: String, allowed: [String]) throws(ConfigError) -> Fields {
+        guard case .mapping(let mapping) = node else {
+            throw error(node, "\(what) must be a mapping, got \(Self.describe(node))")
+        }
+        var f = Fields(node: node, what: what)
+        for (k, v) in mapping {
+            guard case .scalar(let ks) = k, !Self.isNull(k) else {
+                throw error(k, "keys in \(what) must be names, got \(Self.describe(k))")
+            }
+            guard allowed.contains(ks.string) else {
+                throw error(k, "unknown key '\(ks.string)' in \(what) (allowed: \(allowed.joined(separator: ", ")))")
+            }
+            f.values[ks.string] = v
+            f.keyNodes[ks.string] = k
+        }
+        return f
+    }
+
+    func required(_ f: Fields, _ key: String) throws(ConfigError) -> Node {
+        guard let v = f[key] else { throw error(f.node, "\(f.what) is missing the required key '\(key)'") }
+        return v
+    }
+
+    func string(_ node: Node, _ name: String) throws(ConfigError) -> String {
+        guard case .scalar(let s) = node, !Self.isNull(node) else {
+            throw error(node, "'\(name)' must be a string, got \(Self.describe(node))")
+        }
+        return s.string
+    }
+
+    /// A plain decimal integer within `range`.
+    func integer<T: FixedWidthInteger>(_ node: Node, _ name: String, _ range: ClosedRange<T>) throws(ConfigError) -> T {
+        guard case .scalar(let s) = node, s.style == .plain || s.style == .any, !Self.isNull(node) else {
+            throw error(node, "'\(name)' must be an integer, got \(Self.describe(node))")
+        }
+        var digits = Substring(s.string)
+        var negative = false
+        if let first = digits.first, first == "-" || first == "+" {
+            negative = first == "-"
+            digits = digits.dropFirst()
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw error(node, "'\(name)' must be an integer, got \(Self.describe(node))")
+        }
+        let outOfRange = error(node, "'\(name)' must be \(range.lowerBound)..\(range.upperBound), got \(s.string)")
+        guard let magnitude = Int64(digits) else { throw outOfRange }
+        let value = negative ? -magnitude : magnitude
+        guard value >= Int64(range.lowerBound), value <= Int64(range.upperBound) else { throw outOfRange }
+        return T(value)
+    }
+
+    /// A unicast IPv4 or IPv6 address.
+    func address(_ node: Node, _ name: String) throws(ConfigError) -> IPAddress {
+        let text = try string(node, name)
+        guard let a = IPAddress(text) else {
+            throw error(node, "'\(name)' is not an IPv4 or IPv6 address: '\(text)'")
+        }
+        let multicast = a.isIPv4 ? (a.v4 >> 28) == 0xe : a.bytes[0] == 0xff
+        guard a != .zeroV4, a != .zero, !multicast, !(a.isIPv4 && a.v4 == 0xffff_ffff) else {
+            throw error(node, "'\(name)' must be a unicast address, got \(a)")
+        }
+        return a
+    }
+
+    // MARK: The document
+
+    func parse(_ text: String) throws(ConfigError) -> LVSDConfiguration {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw syntaxError(error)
+        }
+        guard let root, !Self.isNull(root) else {
+            throw error(line: 1, column: 1, "the configuration is empty (at least 'interfaces' is required)")
+        }
+        guard case .mapping = root else {
+            throw error(root, "the configuration must be a mapping of settings, got \(Self.describe(root))")
+        }
+        let f = try fields(root, "the configuration", allowed: Self.topKeys)
+
+        var config = LVSDConfiguration(interfaces: [])
+        if let v = f.optional("control_socket") { config.controlSocket = try controlSocket(v) }
+        if let v = f.optional("metrics_listen") { config.metricsListen = try listenAddress(v, "metrics_listen") }
+        if let v = f.optional("connection_capacity") {
+            config.connectionCapacity = try integer(v, "connection_capacity", LVSDConfiguration.connectionCapacityRange)
+        }
+        config.interfaces = try interfaces(try required(f, "interfaces"))
+        if let v = f.optional("gateway") { config.gateway = try address(v, "gateway") }
+        if let v = f.optional("timeouts") { config.timeouts = try timeouts(v) }
+        if let v = f.optional("services") { config.services = try services(v) }
+        return config
+    }
+
+    func controlSocket(_ node: Node) throws(ConfigError) -> String {
+        let path = try string(node, "control_socket")
+        guard path.hasPrefix("/") else { throw error(node, "'control_socket' must be an absolute path, got '\(path)'") }
+        guard path.utf8.count <= Self.maxSocketPath else {
+            throw error(node, "'control_socket' is longer than a unix socket path may be (\(Self.maxSocketPath) bytes)")
+        }
+        return path
+    }
+
+    /// `ADDRESS:PORT` or `[IPV6]:PORT`, loopback only.
+    func listenAddress(_ node: Node, _ name: String) throws(ConfigError) -> ListenAddress {
+        let text = try string(node, name)
+        let malformed = error(node, "'\(name)' must be ADDRESS:PORT (e.g. 127.0.0.1:9117 or [::1]:9117), got '\(text)'")
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw malformed
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { throw malformed }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard let a = IPAddress(host) else { throw malformed }
+        guard !portText.isEmpty, portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(portText) else {
+            throw malformed
+        }
+        guard (1...65535).contains(port) else { throw error(node, "the port of '\(name)' must be 1..65535, got \(port)") }
+        guard ListenAddress.isLoopback(a) else {
+            throw error(node, "'\(name)' must be a loopback address (127.0.0.0/8 or ::1), got \(a)")
+        }
+        return ListenAddress(a, UInt16(port))
+    }
+
+    func interfaces(_ node: Node) throws(ConfigError) -> [String] {
+        guard case .sequence(let seq) = node else {
+            throw error(node, "'interfaces' must be a list of interface names, got \(Self.describe(node))")
+        }
+        guard !seq.isEmpty else { throw error(node, "'interfaces' must list at least one interface") }
+        var names: [String] = []
+        for item in seq {
+            let name = try string(item, "interfaces")
+            guard (1...Self.maxInterfaceName).contains(name.utf8.count) else {
+                throw error(item, "interface name '\(name)' must be 1..\(Self.maxInterfaceName) bytes long")
+            }
+            guard name != ".", name != "..",
+                  !name.unicodeScalars.contains(where: { $0 == "/" || $0 == ":" || $0.properties.isWhitespace })
+            else {
+                throw error(item, "'\(name)' is not a valid interface name")
+            }
+            guard !names.contains(name) else { throw error(item, "interface '\(name)' is listed twice") }
+            names.append(name)
+        }
+        return names
+    }
+
+    func timeouts(_ node: Node) throws(ConfigError) -> ConfigTimeouts {
+        let f = try fields(node, "'timeouts'", allowed: Self.timeoutKeys)
+        var t = ConfigTimeouts()
+        if let v = f.optional("tcp") { t.tcp = try integer(v, "tcp", ConfigTimeouts.range) }
+        if let v = f.optional("tcpfin") { t.tcpfin = try integer(v, "tcpfin", ConfigTimeouts.range) }
+        if let v = f.optional("udp") { t.udp = try integer(v, "udp", ConfigTimeouts.range) }
+        return t
+    }
+
+    // MARK: Services
+
+    func services(_ node: Node) throws(ConfigError) -> [ConfiguredService] {
+        guard case .sequence(let seq) = node else {
+            throw error(node, "'services' must be a list of services, got \(Self.describe(node))")
+        }
+        var out: [ConfiguredService] = []
+        var seen: [ServiceKey: Int] = [:]
+        for item in seq {
+            let svc = try service(item)
+            if let line = seen[svc.key] {
+                throw error(item, "duplicate service \(name(svc.key)) (first defined at line \(line))")
+            }
+            seen[svc.key] = item.mark?.line ?? 0
+            out.append(svc)
+        }
+        return out
+    }
+
+    /// `TCP 10.0.1.100:80`.
+    func name(_ key: ServiceKey) -> String { "\(key.proto) \(Endpoint(key.address, key.port))" }
+
+    func service(_ node: Node) throws(ConfigError) -> ConfiguredService {
+        let f = try fields(node, "a service", allowed: Self.serviceKeys)
+        var proto = TransportProtocol.tcp
+        if let v = f.optional("protocol") {
+            switch try string(v, "protocol") {
+            case "tcp": proto = .tcp
+            case "udp": proto = .udp
+            default: throw error(v, "'protocol' must be tcp or udp, got \(Self.describe(v))")
+            }
+        }
+        let vip = try address(try required(f, "address"), "address")
+        let port: UInt16 = try integer(try required(f, "port"), "port", 1...65535)
+        var scheduler = SchedulerRegistry.defaultName
+        if let v = f.optional("scheduler") {
+            scheduler = try string(v, "scheduler")
+            guard SchedulerRegistry.make(scheduler) != nil else {
+                throw error(v, "unknown scheduler '\(scheduler)' (available: \(SchedulerRegistry.names.joined(separator: ", ")))")
+            }
+        }
+        let key = ServiceKey(proto, vip, port)
+        var servers: [DestinationSpec] = []
+        if let v = f.optional("real_servers") {
+            guard case .sequence(let seq) = v else {
+                throw error(v, "'real_servers' must be a list of real servers, got \(Self.describe(v))")
+            }
+            var seen: [Endpoint: Int] = [:]
+            for item in seq {
+                let d = try realServer(item, of: key)
+                let ep = Endpoint(d.address, d.port)
+                if let line = seen[ep] {
+                    throw error(item, "duplicate real server \(ep) in service \(name(key)) (first defined at line \(line))")
+                }
+                seen[ep] = item.mark?.line ?? 0
+                servers.append(d)
+            }
+        }
+        return ConfiguredService(ServiceSpec(key, scheduler: scheduler), servers)
+    }
+
+    func realServer(_ node: Node, of key: ServiceKey) throws(ConfigError) -> DestinationSpec {
+        let f = try fields(node, "a real server", allowed: Self.serverKeys)
+        let addressNode = try required(f, "address")
+        let rip = try address(addressNode, "address")
+        var method = ForwardingMethod.masquerade
+        if let v = f.optional("method") {
+            switch try string(v, "method") {
+            case "nat": method = .masquerade
+            case "dr": method = .directRoute
+            default: throw error(v, "'method' must be nat or dr, got \(Self.describe(v))")
+            }
+        }
+        if rip.isIPv4 != key.address.isIPv4 {
+            func family(_ a: IPAddress) -> String { a.isIPv4 ? "IPv4" : "IPv6" }
+            throw error(addressNode, "real server \(rip) is \(family(rip)) but the virtual service \(name(key)) is "
+                        + "\(family(key.address)): both must be of the same address family")
+        }
+        var port = key.port
+        if let v = f.optional("port") {
+            port = try integer(v, "port", 1...65535)
+            if method == .directRoute && port != key.port {
+                throw error(v, "a dr real server receives packets unchanged, so its port must be the service port "
+                            + "\(key.port), got \(port)")
+            }
+        }
+        var d = DestinationSpec(address: rip, port: port, method: method)
+        if let v = f.optional("weight") { d.weight = try integer(v, "weight", 0...65535) }
+        if let v = f.optional("upper_threshold") { d.upperThreshold = try integer(v, "upper_threshold", 0...UInt32.max) }
+        if let v = f.optional("lower_threshold") {
+            d.lowerThreshold = try integer(v, "lower_threshold", 0...UInt32.max)
+            if d.upperThreshold != 0 && d.lowerThreshold > d.upperThreshold {
+                throw error(v, "'lower_threshold' (\(d.lowerThreshold)) must not exceed 'upper_threshold' "
+                            + "(\(d.upperThreshold))")
+            }
+        }
+        return d
+    }
+}

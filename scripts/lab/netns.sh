@@ -1,0 +1,87 @@
+# Network-namespace lab for SwiftLVS (sourced by scripts/demo.sh and the end-to-end tests).
+#
+#   client  ${P}-c   c0  10.0.1.2/24 ---- d0 10.0.1.1/24   ${P}-d  director (lvsd; VIP 10.0.1.100 is
+#                                                                   owned by its data plane)
+#                                         d1 192.168.10.1/24 --- br0 in ${P}-sw
+#   servers ${P}-rI  eth0 192.168.10.(1+I)/24, default via 192.168.10.1 ---/
+#
+# Every address lives inside namespaces this file creates; nothing touches the root namespace.
+# lab_down deletes everything lab_up made, whatever state it is in.
+
+LAB_VIP=10.0.1.100
+LAB_CLIENT=10.0.1.2
+LAB_DIP_EXT=10.0.1.1
+LAB_DIP_INT=192.168.10.1
+
+lab_server_ip() { echo "192.168.10.$((1 + $1))"; }
+
+# lab_up PREFIX NSERVERS
+lab_up() {
+    local P=$1 N=$2 i
+    lab_down "$P"
+    ip netns add "$P-c"
+    ip netns add "$P-d"
+    ip netns add "$P-sw"
+    for ns in "$P-c" "$P-d" "$P-sw"; do ip -n "$ns" link set lo up; done
+    ip netns exec "$P-d" sysctl -qw net.ipv4.ip_forward=0
+    ip netns exec "$P-d" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+    ip netns exec "$P-c" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+
+    ip link add c0 netns "$P-c" type veth peer name d0 netns "$P-d"
+    ip -n "$P-c" addr add $LAB_CLIENT/24 dev c0
+    ip -n "$P-d" addr add $LAB_DIP_EXT/24 dev d0
+
+    ip -n "$P-sw" link add br0 type bridge
+    ip -n "$P-sw" link set br0 up
+    ip link add d1 netns "$P-d" type veth peer name sw-d netns "$P-sw"
+    ip -n "$P-d" addr add $LAB_DIP_INT/24 dev d1
+    ip -n "$P-sw" link set sw-d master br0 up
+    for i in $(seq "$N"); do
+        ip netns add "$P-r$i"
+        ip -n "$P-r$i" link set lo up
+        ip netns exec "$P-r$i" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+        ip link add eth0 netns "$P-r$i" type veth peer name "sw-r$i" netns "$P-sw"
+        ip -n "$P-r$i" addr add "$(lab_server_ip "$i")/24" dev eth0
+        ip -n "$P-r$i" link set eth0 up
+        ip -n "$P-r$i" route add default via $LAB_DIP_INT
+        ip -n "$P-sw" link set "sw-r$i" master br0 up
+    done
+    ip -n "$P-c" link set c0 up
+    ip -n "$P-d" link set d0 up
+    ip -n "$P-d" link set d1 up
+}
+
+# lab_down PREFIX: kills every process left in the lab's namespaces, then deletes them.
+lab_down() {
+    local P=$1 ns
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$P-(c|d|sw|r[0-9]+)$"); do
+        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+        ip netns del "$ns" 2>/dev/null
+    done
+    return 0
+}
+
+# lab_config PREFIX SOCKET SCHEDULER "W1 W2 ..." [extra YAML lines]: an lvsd configuration for
+# the lab with one TCP service on the VIP port 80, real servers on 8080.
+lab_config() {
+    local P=$1 sock=$2 sched=$3 weights=$4 i=1 w
+    echo "control_socket: $sock"
+    echo "interfaces: [d0, d1]"
+    echo "services:"
+    echo "  - protocol: tcp"
+    echo "    address: $LAB_VIP"
+    echo "    port: 80"
+    echo "    scheduler: $sched"
+    echo "    real_servers:"
+    for w in $weights; do
+        echo "      - {address: $(lab_server_ip $i), port: 8080, weight: $w}"
+        i=$((i + 1))
+    done
+}
+
+# wait_for COMMAND...: retries for up to 10 s.
+wait_for() {
+    local t
+    for t in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    return 1
+}
