@@ -3,6 +3,10 @@
 # Every suite also prints ratios against a baseline measured in the same run (machines are noisy).
 #   engine   single-thread engine: established NAT Mpps (1k/1M flows), new connections/s,
 #            bytes per connection, allocations per packet; baseline = the parser alone.
+#   lab      (root) ../shared/lab's network-namespace benchmark, one run each of: direct path,
+#            nftables DNAT, haproxy tcp and SwiftLVS NAT; keep-alive req/s, new connections/s,
+#            iperf3 Gbit/s and p99, with SwiftLVS's ratios to the others. LAB_REPS (default 1)
+#            repetitions per backend; LVS_LAB_DIR overrides the lab's location.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 suite="${1:-}"
@@ -11,8 +15,11 @@ case "$suite" in
     swift build -c release --product LVSBench >&2
     exec .build/release/LVSBench engine
     ;;
+  lab)
+    exec bash scripts/lab/bench-lab.sh
+    ;;
   *)
-    echo "usage: scripts/bench.sh engine" >&2
+    echo "usage: scripts/bench.sh engine|lab" >&2
     exit 2
     ;;
 esac

@@ -86,27 +86,48 @@ public struct ConfigTimeouts: Sendable, Equatable, CustomStringConvertible {
     public var tcp: UInt64
     public var tcpfin: UInt64
     public var udp: UInt64
+    /// Seconds for the other TCP states (a SwiftLVS extension: ipvsadm can only set the three
+    /// above). States not listed keep IPVS's defaults.
+    public var states: [TCPState: UInt64]
 
-    public init(tcp: UInt64 = 900, tcpfin: UInt64 = 120, udp: UInt64 = 300) {
+    /// The configuration keys of the states `states` may hold, e.g. `time_wait`.
+    public static let stateKeys: [String: TCPState] = [
+        "none": .none, "syn_sent": .synSent, "syn_recv": .synRecv, "time_wait": .timeWait, "close": .close,
+        "close_wait": .closeWait, "last_ack": .lastAck, "listen": .listen, "synack": .synAck,
+    ]
+
+    public init(tcp: UInt64 = 900, tcpfin: UInt64 = 120, udp: UInt64 = 300, states: [TCPState: UInt64] = [:]) {
         self.tcp = tcp
         self.tcpfin = tcpfin
         self.udp = udp
+        self.states = states
     }
 
-    /// The values a director currently uses (its ESTABLISHED, FIN_WAIT and UDP timeouts).
+    /// The values a director currently uses; states at IPVS's default are not listed.
     public init(_ t: Timeouts) {
-        self.init(tcp: t[.established] / 1000, tcpfin: t[.finWait] / 1000, udp: t.udp / 1000)
+        var states: [TCPState: UInt64] = [:]
+        for state in Self.stateKeys.values where t[state] != Timeouts.ipvsDefaults[state] {
+            states[state] = t[state] / 1000
+        }
+        self.init(tcp: t[.established] / 1000, tcpfin: t[.finWait] / 1000, udp: t.udp / 1000, states: states)
     }
 
-    /// IPVS's defaults with these three values set.
+    /// IPVS's defaults with these values set.
     public var engineTimeouts: Timeouts {
         var t = Timeouts.ipvsDefaults
         t.set(tcp: tcp, tcpfin: tcpfin, udp: udp)
+        for (state, seconds) in states { t[state] = seconds * 1000 }
         return t
     }
 
-    /// `tcp 900 s, tcpfin 120 s, udp 300 s`.
-    public var description: String { "tcp \(tcp) s, tcpfin \(tcpfin) s, udp \(udp) s" }
+    /// `tcp 900 s, tcpfin 120 s, udp 300 s` (then any per-state values).
+    public var description: String {
+        var s = "tcp \(tcp) s, tcpfin \(tcpfin) s, udp \(udp) s"
+        for (key, state) in Self.stateKeys.sorted(by: { $0.key < $1.key }) {
+            if let v = states[state] { s += ", \(key) \(v) s" }
+        }
+        return s
+    }
 }
 
 /// A configuration error, located at the offending YAML node: `FILE:LINE:COLUMN: message`

@@ -48,6 +48,11 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
             if t.tcp != old.tcp { parts.append("tcp \(old.tcp) -> \(t.tcp) s") }
             if t.tcpfin != old.tcpfin { parts.append("tcpfin \(old.tcpfin) -> \(t.tcpfin) s") }
             if t.udp != old.udp { parts.append("udp \(old.udp) -> \(t.udp) s") }
+            for (key, state) in ConfigTimeouts.stateKeys.sorted(by: { $0.key < $1.key }) where t.states[state] != old.states[state] {
+                let was = old.states[state].map { "\($0)" } ?? "default"
+                let now = t.states[state].map { "\($0)" } ?? "default"
+                parts.append("\(key) \(was) -> \(now) s")
+            }
             return "set timeouts: " + parts.joined(separator: ", ")
         case .needsRestart(let why):
             return why
@@ -188,7 +193,7 @@ public enum ConfigApplier {
             }
             live += svc.destinations.count
         }
-        for field in [config.timeouts.tcp, config.timeouts.tcpfin, config.timeouts.udp]
+        for field in [config.timeouts.tcp, config.timeouts.tcpfin, config.timeouts.udp] + Array(config.timeouts.states.values)
         where !ConfigTimeouts.range.contains(field) {
             throw ConfigApplyError("timeouts must be \(ConfigTimeouts.range.lowerBound)..\(ConfigTimeouts.range.upperBound) s")
         }
@@ -227,7 +232,7 @@ public enum ConfigApplier {
         case .editDestination(let key, let d, _): try director.editDestination(d, in: key)
         case .addService(let spec): try director.addService(spec)
         case .addDestination(let key, let d): try director.addDestination(d, to: key)
-        case .setTimeouts(let t, _): director.setTimeouts(tcp: t.tcp, tcpfin: t.tcpfin, udp: t.udp)
+        case .setTimeouts(let t, _): director.setTimeouts(t.engineTimeouts)
         case .needsRestart: break
         }
     }
@@ -257,7 +262,7 @@ public enum ConfigApplier {
             case .addDestination(let key, let d):
                 try? director.removeDestination(address: d.address, port: d.port, from: key)
             case .setTimeouts(_, let old):
-                director.setTimeouts(tcp: old.tcp, tcpfin: old.tcpfin, udp: old.udp)
+                director.setTimeouts(old.engineTimeouts)
             case .needsRestart:
                 break
             }

@@ -51,7 +51,7 @@ struct ConfigParser {
 
     static let topKeys = ["control_socket", "metrics_listen", "connection_capacity", "interfaces", "gateway",
                           "timeouts", "services"]
-    static let timeoutKeys = ["tcp", "tcpfin", "udp"]
+    static let timeoutKeys = ["tcp", "tcpfin", "udp"] + ConfigTimeouts.stateKeys.keys.sorted()
     static let serviceKeys = ["protocol", "address", "port", "scheduler", "real_servers"]
     static let serverKeys = ["address", "port", "weight", "method", "upper_threshold", "lower_threshold"]
 
@@ -292,6 +292,9 @@ struct ConfigParser {
         if let v = f.optional("tcp") { t.tcp = try integer(v, "tcp", ConfigTimeouts.range) }
         if let v = f.optional("tcpfin") { t.tcpfin = try integer(v, "tcpfin", ConfigTimeouts.range) }
         if let v = f.optional("udp") { t.udp = try integer(v, "udp", ConfigTimeouts.range) }
+        for (key, state) in ConfigTimeouts.stateKeys {
+            if let v = f.optional(key) { t.states[state] = try integer(v, key, ConfigTimeouts.range) }
+        }
         return t
     }
 

@@ -129,6 +129,12 @@ extension Director {
         udpTimeout = t.udp
     }
 
+    /// Replaces every timeout (all TCP states and UDP); applies to packets from now on.
+    public func setTimeouts(_ t: Timeouts) {
+        for i in 0..<t.tcp.count { tcpTimeouts[i] = t.tcp[i] }
+        udpTimeout = t.udp
+    }
+
     public var currentTimeouts: Timeouts {
         Timeouts(tcp: (0..<TCPState.allCases.count).map { tcpTimeouts[$0] }, udp: udpTimeout)
     }

@@ -56,6 +56,7 @@ done
     scheduler: rr
     real_servers:
       - {address: $(lab_server_ip 1), port: 5454}
+timeouts: {tcp: 30, tcpfin: 2, udp: 5, time_wait: 2, close: 2, close_wait: 2, last_ack: 2, syn_recv: 5}
 YAML
 } > "$WORK/lvsd.yaml"
 ip netns exec $P-d "$BIN/lvsd" -f "$WORK/lvsd.yaml" 2> "$WORK/lvsd.log" &
@@ -102,10 +103,10 @@ else
     bad "wrk keep-alive" "$out"
 fi
 
-# 6. The connection table empties after the TCP timeouts (short ones set for the test).
-lvsadm --set 2 2 2
+# 6. The connection table empties after the TCP timeouts (short ones configured for the test:
+#    2 s in FIN_WAIT, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK).
 n_before=$(conn_count)
-sleep 4
+sleep 3
 n_after=$(conn_count)
 if [ "$n_after" -eq 0 ]; then
     ok "connection table emptied after the timeouts ($n_before -> 0)"

@@ -230,7 +230,7 @@ import Testing
          "lvsd.yaml:7:9: unknown key 'wieght' in a real server (allowed: address, port, weight, method, "
             + "upper_threshold, lower_threshold)"),
         ("interfaces: [d0]\ntimeouts: {tcp: 10, fin: 10}\n",
-         "lvsd.yaml:2:21: unknown key 'fin' in 'timeouts' (allowed: tcp, tcpfin, udp)"),
+         "lvsd.yaml:2:21: unknown key 'fin' in 'timeouts' (allowed: tcp, tcpfin, udp, close, close_wait, last_ack, listen, none, syn_recv, syn_sent, synack, time_wait)"),
         // Wrong types.
         ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: http\n",
          "lvsd.yaml:4:11: 'port' must be an integer, got 'http'"),
@@ -470,5 +470,28 @@ import Testing
         let bytes = Array(text.utf8)
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         #expect(n == bytes.count)
+    }
+}
+
+
+/// Per-state TCP timeouts: a SwiftLVS extension beyond ipvsadm's tcp/tcpfin/udp.
+@Suite struct StateTimeoutConfigTests {
+    @Test func stateTimeoutsParseAndReachTheEngine() throws {
+        let config = try LVSDConfiguration.parse(
+            text: "interfaces: [d0]\ntimeouts: {tcp: 5, time_wait: 2, close: 1, syn_recv: 7}\n", file: "t.yaml")
+        #expect(config.timeouts.states == [.timeWait: 2, .close: 1, .synRecv: 7])
+        let t = config.timeouts.engineTimeouts
+        #expect(t[.timeWait] == 2000 && t[.close] == 1000 && t[.synRecv] == 7000 && t[.established] == 5000)
+        #expect(t[.lastAck] == Timeouts.ipvsDefaults[.lastAck])
+        let d = Director(DirectorConfiguration(connectionCapacity: 1024))
+        _ = try ConfigApplier.apply(config, to: d)
+        #expect(d.currentTimeouts == t)
+        #expect(ConfigTimeouts(d.currentTimeouts) == config.timeouts)
+    }
+
+    @Test func stateTimeoutOutOfRangeIsRejectedAtItsNode() {
+        #expect(throws: ConfigError.self) {
+            try LVSDConfiguration.parse(text: "interfaces: [d0]\ntimeouts: {time_wait: 0}\n", file: "t.yaml")
+        }
     }
 }
