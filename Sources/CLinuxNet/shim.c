@@ -130,12 +130,15 @@ int clinuxnet_if_ipv4(const char *ifname, uint32_t *addrs, uint8_t *prefixes, in
     return n;
 }
 
-int clinuxnet_poll_in(const int *fds, int n, int timeout_ms) {
-    struct pollfd p[64];
-    if (n > 64) n = 64;
+int64_t clinuxnet_poll_in(const int *fds, int n, int timeout_ms) {
+    struct pollfd p[63];
+    if (n > 63) n = 63;
     for (int i = 0; i < n; i++) { p[i].fd = fds[i]; p[i].events = POLLIN; p[i].revents = 0; }
     int r = poll(p, (nfds_t)n, timeout_ms);
-    return r < 0 ? -errno : r;
+    if (r < 0) return -errno;
+    int64_t mask = 0;
+    for (int i = 0; i < n; i++) if (p[i].revents) mask |= (int64_t)1 << i;
+    return mask;
 }
 
 int clinuxnet_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }

@@ -24,6 +24,8 @@ public final class Daemon: @unchecked Sendable {
     /// Ticked by the main thread, read by admin commands (--rate): guarded by `ratesLock`.
     let ratesLock = DispatchSemaphore(value: 1)
     let rates = RateEstimator()
+    var kernelFilter: KernelCopyFilter?
+    var kernelFilterWarned = false
 
     init(configPath: String, config: LVSDConfiguration, logger: Logger) {
         self.configPath = configPath
@@ -113,6 +115,7 @@ public final class Daemon: @unchecked Sendable {
         for c in changes { logger.info("config: \(c)") }
         dataPlane = try DataPlane(interfaces: config.interfaces, gateway: config.gateway, director: director)
         dataPlane.start()
+        if getenv("LVSD_NO_KERNEL_FILTER") == nil { kernelFilter = KernelCopyFilter(interfaces: config.interfaces) }
         refreshAddresses()
         logger.info("data plane running on \(config.interfaces.joined(separator: ", ")); \(config.services.count) services")
         do {
@@ -131,12 +134,23 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
-    /// VIPs to answer ARP for, and neighbours to resolve ahead of the first packet.
+    /// After any change of services or servers: the VIPs to answer ARP for, the neighbours to
+    /// resolve ahead of the first packet, and the kernel-copy filter.
     func refreshAddresses() {
-        dataPlane.setVIPs(config.services.map(\.key.address))
-        var targets = config.services.flatMap { $0.destinations.map(\.address) }
+        let services = dataPlane.perform { $0.services() }
+        let vips = services.map(\.key.address)
+        let rips = services.flatMap { $0.destinations.map(\.address) }
+        dataPlane.setVIPs(vips)
+        var targets = rips
         if let g = config.gateway { targets.append(g) }
         dataPlane.resolve(targets)
+        if let f = kernelFilter {
+            let local = dataPlane.interfaces.flatMap { $0.ipv4.map(\.address) }
+            if let why = f.install(vips: vips, realServers: rips, local: local), !kernelFilterWarned {
+                logger.warning("running without the kernel-copy filter (\(why)): correct, but the kernel spends time on frames it will drop")
+                kernelFilterWarned = true
+            }
+        }
     }
 
     func renderMetrics() -> String {
@@ -246,6 +260,7 @@ public final class Daemon: @unchecked Sendable {
             controlFD = -1
         }
         dataPlane?.stop()
+        kernelFilter?.remove()
     }
 
     /// Blocks the signals lvsd handles in every thread, before any thread starts.

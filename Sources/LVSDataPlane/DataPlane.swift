@@ -122,12 +122,13 @@ public final class DataPlane: @unchecked Sendable {
     func run() {
         var fds = rings.map(\.fd)
         fds.append(wakeFD)
+        let wakeBit: Int64 = 1 << Int64(rings.count)
         var lastAdvance: UInt64 = 0
         while running {
-            _ = clinuxnet_poll_in(fds, Int32(fds.count), 50)
+            // One system call per wake-up when idle; the rings are drained before sleeping again.
+            let ready = clinuxnet_poll_in(fds, Int32(fds.count), 50)
             var now = monotonicMilliseconds()
             var more = true
-            // Drain every ring in batches, alternating between interfaces.
             while more {
                 more = false
                 for i in 0..<rings.count {
@@ -137,16 +138,18 @@ public final class DataPlane: @unchecked Sendable {
             }
             if now != lastAdvance {
                 director.advance(to: Timestamp(milliseconds: now))
-                pending.expire(now: now) { self.stats.neighborTimeouts += 1 }
+                if pending.waiting > 0 { pending.expire(now: now) { self.stats.neighborTimeouts += 1 } }
                 lastAdvance = now
             }
-            clinuxnet_drain(wakeFD)
-            let work: [() -> Void] = lock.withLock {
-                let w = tasks
-                tasks.removeAll()
-                return w
+            if ready > 0 && ready & wakeBit != 0 {
+                clinuxnet_drain(wakeFD)
+                let work: [() -> Void] = lock.withLock {
+                    let w = tasks
+                    tasks.removeAll()
+                    return w
+                }
+                for w in work { w() }
             }
-            for w in work { w() }
         }
     }
 
@@ -269,7 +272,7 @@ public final class DataPlane: @unchecked Sendable {
             txCount[i] = 0
         }
         scratchUsed = 0
-        pending.recycleSent()
+        if pending.queued > 0 { pending.recycleSent() }
     }
 }
 

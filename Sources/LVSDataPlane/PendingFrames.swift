@@ -15,6 +15,9 @@ struct PendingFrames {
     let pool: UnsafeMutableRawPointer
     let slotSize: Int
     var entries: [Entry]
+    /// Entries waiting for a neighbour, and entries handed to transmit (so idle scans are skipped).
+    var waiting = 0
+    var queued = 0
     /// How long a frame may wait for its neighbour.
     static let timeout: UInt64 = 1000
 
@@ -29,24 +32,30 @@ struct PendingFrames {
         guard length <= slotSize, let i = entries.firstIndex(where: { $0.state == 0 }) else { return false }
         (pool + i * slotSize).copyMemory(from: base, byteCount: length)
         entries[i] = Entry(waitingFor: waitingFor, interface: interface, length: length, since: now, state: 1)
+        waiting += 1
         return true
     }
 
     /// Hands every frame waiting for `address` to `send` (they stay allocated until `recycleSent`).
     mutating func take(waitingFor address: IPAddress, _ send: (UnsafeMutableRawPointer, Int, Int) -> Void) {
+        guard waiting > 0 else { return }
         for i in entries.indices where entries[i].state == 1 && entries[i].waitingFor == address {
             entries[i].state = 2
+            waiting -= 1
+            queued += 1
             send(pool + i * slotSize, entries[i].length, entries[i].interface)
         }
     }
 
     mutating func recycleSent() {
         for i in entries.indices where entries[i].state == 2 { entries[i].state = 0 }
+        queued = 0
     }
 
     mutating func expire(now: UInt64, _ dropped: () -> Void) {
         for i in entries.indices where entries[i].state == 1 && now > entries[i].since + Self.timeout {
             entries[i].state = 0
+            waiting -= 1
             dropped()
         }
     }

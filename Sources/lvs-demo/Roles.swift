@@ -20,13 +20,15 @@ func serveHTTP(name: String, port: UInt16) -> Int32 {
     }
 }
 
+/// Requests: `GET /` → the server's name; `GET /bytes/N` → N bytes of `pattern` (a bulk
+/// download); a request with a `Content-Length` body → `NAME len=N sum=S` after reading it all
+/// (a bulk upload). Together they push GSO/GRO super-frames through the director both ways.
 func handleConnection(_ c: Int32, body: [UInt8]) {
     defer { close(c) }
     Net.setTimeout(c, seconds: 30)
     var buf: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 16384)
+    var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
-        // One request head at a time (the demo's clients send no bodies).
         var end: Int? = nil
         while end == nil {
             if let e = headEnd(buf) { end = e; break }
@@ -37,13 +39,57 @@ func handleConnection(_ c: Int32, body: [UInt8]) {
         }
         let head = String(decoding: buf[0..<end!], as: UTF8.self).lowercased()
         buf.removeFirst(end!)
-        let http10 = head.hasPrefix("get / http/1.0") || head.contains(" http/1.0\r\n")
+        let http10 = head.contains(" http/1.0\r\n")
         let close = head.contains("connection: close") || (http10 && !head.contains("connection: keep-alive"))
-        var response = Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(body.count)\r\n".utf8)
+        var payload = body
+        if let cl = header(head, "content-length"), let length = Int(cl), length > 0 {
+            // Read the request body, keeping only its length and checksum.
+            var got = 0
+            var sum = Checksum32()
+            let take = min(buf.count, length)
+            sum.add(buf[0..<take])
+            got = take
+            buf.removeFirst(take)
+            while got < length {
+                let n = chunk.withUnsafeMutableBytes { recv(c, $0.baseAddress!, min($0.count, length - got), 0) }
+                if n <= 0 { return }
+                sum.add(chunk[0..<n])
+                got += n
+            }
+            payload = Array("\(String(decoding: body, as: UTF8.self).trimmingSuffix()) len=\(got) sum=\(sum.value)\n".utf8)
+        } else if let r = head.range(of: "get /bytes/"), let n = Int(head[r.upperBound...].prefix { $0.isNumber }) {
+            payload = pattern(count: min(n, 1 << 30))
+        }
+        var response = Array("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: \(payload.count)\r\n".utf8)
         response += Array((close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n").utf8)
-        response += body
-        guard Net.sendAll(c, response), !close else { return }
+        guard Net.sendAll(c, response), Net.sendAll(c, payload), !close else { return }
     }
+}
+
+func header(_ head: String, _ name: String) -> String? {
+    for line in head.split(separator: "\r\n") where line.hasPrefix(name + ":") {
+        return line.dropFirst(name.count + 1).trimmingCharacters(in: " ")
+    }
+    return nil
+}
+
+/// The bulk-transfer payload: byte i is (i * 7 + i / 251) & 0xff, so truncation, reordering or
+/// corruption changes the checksum.
+func pattern(count: Int) -> [UInt8] {
+    (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 / 251) }
+}
+
+/// A position-dependent checksum (Fletcher-style) printed by the server and by `lvs-demo pattern`.
+struct Checksum32 {
+    var a: UInt32 = 1
+    var b: UInt32 = 0
+    mutating func add(_ bytes: ArraySlice<UInt8>) {
+        for x in bytes {
+            a = (a &+ UInt32(x)) % 65521
+            b = (b &+ a) % 65521
+        }
+    }
+    var value: UInt32 { b << 16 | a }
 }
 
 func headEnd(_ b: [UInt8]) -> Int? {
@@ -164,6 +210,33 @@ func udpProbe(address: String, port: UInt16) -> Int32 {
         print("refused")
     } else {
         print("timeout")
+    }
+    return 0
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        var s = self
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// `lvs-demo pattern N [sum]`: writes the bulk payload to stdout, or prints its checksum.
+func writePattern(count: Int, sumOnly: Bool) -> Int32 {
+    let p = pattern(count: count)
+    if sumOnly {
+        var s = Checksum32()
+        s.add(p[...])
+        print(s.value)
+    } else {
+        var off = 0
+        while off < p.count {
+            let n = p.withUnsafeBytes { write(1, $0.baseAddress! + off, p.count - off) }
+            if n <= 0 { return 1 }
+            off += n
+        }
     }
     return 0
 }

@@ -6,7 +6,7 @@
 //
 // The remaining sub-commands are the lab's parts (run inside its namespaces by scripts/demo.sh):
 //   lvsd ARGS | lvsadm ARGS | serve NAME PORT | udp-echo NAME PORT | client ADDRESS PORT N
-//   udp-client ADDRESS PORT N | udp-probe ADDRESS PORT
+//   udp-client ADDRESS PORT N | udp-probe ADDRESS PORT | pattern N [sum]
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -72,6 +72,8 @@ case "udp-client" where args.count == 3:
     exit(runUDPClient(address: args[0], port: port(args[1]), count: Int(args[2]) ?? 1))
 case "udp-probe" where args.count == 2:
     exit(udpProbe(address: args[0], port: port(args[1])))
+case "pattern" where args.count >= 1:
+    exit(writePattern(count: Int(args[0]) ?? 0, sumOnly: args.count > 1 && args[1] == "sum"))
 case "client" where args.count == 3:
     exit(runClient(address: args[0], port: port(args[1]), count: Int(args[2]) ?? 1))
 default:
