@@ -51,5 +51,6 @@ let package = Package(
         .testTarget(name: "LVSEngineTests", dependencies: ["LVSEngine"]),
         .testTarget(name: "LVSControlTests", dependencies: ["LVSControl"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane"]),
+        .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon"]),
     ]
 )

@@ -17,7 +17,7 @@ export REPS=${LAB_REPS:-1}
 rm -rf "$LAB_OUT"
 trap '"$LAB/topo.sh" down >&2 || true' EXIT
 "$LAB/topo.sh" up >&2
-backends="direct nftables-dnat haproxy-tcp $ROOT/scripts/lab/swiftlvs-backend.sh"
+backends=${LAB_BACKENDS:-"direct nftables-dnat haproxy-tcp $ROOT/scripts/lab/swiftlvs-backend.sh"}
 for b in $backends; do
     echo "# lab: $b" >&2
     "$LAB/bench.sh" "$b" >&2
