@@ -18,7 +18,7 @@
 #endif
 
 int clinuxnet_ring_open(const char *ifname, unsigned frame_size, unsigned frame_nr, int want_vnet_hdr,
-                        struct clinuxnet_ring *ring, const char **step) {
+                        int qdisc_bypass, struct clinuxnet_ring *ring, const char **step) {
     memset(ring, 0, sizeof(*ring));
     ring->fd = -1;
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
@@ -35,8 +35,8 @@ int clinuxnet_ring_open(const char *ifname, unsigned frame_size, unsigned frame_
     // Our own transmissions must not come back to us through the tap.
     int on = 1;
     if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof(on)) < 0) { *step = "PACKET_IGNORE_OUTGOING"; goto fail; }
-    // Frames go straight to the driver (no qdisc): the director is the only sender here.
-    if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &on, sizeof(on)) < 0) { *step = "PACKET_QDISC_BYPASS"; goto fail; }
+    // Optionally straight to the driver, skipping the qdisc (the caller measures which is faster).
+    if (qdisc_bypass && setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &on, sizeof(on)) < 0) { *step = "PACKET_QDISC_BYPASS"; goto fail; }
     struct tpacket_req req;
     memset(&req, 0, sizeof(req));
     req.tp_block_size = frame_size;

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CLinuxNet
 import LVSPacket
 import Synchronization
@@ -24,7 +27,11 @@ final class PacketRing {
     init(interface name: String) throws(DataPlaneError) {
         self.name = name
         var step: UnsafePointer<CChar>? = nil
-        let r = clinuxnet_ring_open(name, Self.frameSize, Self.frameCount, 1, &ring, &step)
+        // Frames go through the interface's (noqueue) qdisc path by default: measured in the lab
+        // (2 repetitions, both orders) it beat PACKET_QDISC_BYPASS on keep-alive req/s (+20%),
+        // new connections/s (+16%) and iperf3 (+28%). LVSD_QDISC_BYPASS=1 turns bypass on.
+        let bypass: Int32 = getenv("LVSD_QDISC_BYPASS").map { String(cString: $0) == "1" ? 1 : 0 } ?? 0
+        let r = clinuxnet_ring_open(name, Self.frameSize, Self.frameCount, 1, bypass, &ring, &step)
         if r < 0 { throw .ring(name, step: step.map { String(cString: $0) } ?? "?", errno: -r) }
         held.reserveCapacity(Int(Self.frameCount))
     }

@@ -29,7 +29,7 @@ struct clinuxnet_ring {
 
 /// Opens the ring on `ifname`. Returns 0, or -errno with `*step` naming the call that failed.
 int clinuxnet_ring_open(const char *ifname, unsigned frame_size, unsigned frame_nr, int want_vnet_hdr,
-                        struct clinuxnet_ring *ring, const char **step);
+                        int qdisc_bypass, struct clinuxnet_ring *ring, const char **step);
 void clinuxnet_ring_close(struct clinuxnet_ring *ring);
 
 /// One frame to send: `len` bytes at `base` (virtio_net_hdr included when the socket has one).
