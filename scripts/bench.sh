@@ -3,6 +3,9 @@
 # Every suite also prints ratios against a baseline measured in the same run (machines are noisy).
 #   engine   single-thread engine: established NAT Mpps (1k/1M flows), new connections/s,
 #            bytes per connection, allocations per packet; baseline = the parser alone.
+#   schedulers  decisions per second of each of the 14 schedulers with 8 and 256 real servers
+#            (Mdecisions/s), called as the Director calls them; baseline = the same loop around a
+#            trivial decision. Scheduler names after the suite restrict the run.
 #   lab      (root) ../shared/lab's network-namespace benchmark, one run each of: direct path,
 #            nftables DNAT, haproxy tcp and SwiftLVS NAT; keep-alive req/s, new connections/s,
 #            iperf3 Gbit/s and p99, with SwiftLVS's ratios to the others. LAB_REPS (default 1)
@@ -15,11 +18,15 @@ case "$suite" in
     swift build -c release --product LVSBench >&2
     exec .build/release/LVSBench engine
     ;;
+  schedulers)
+    swift build -c release --product LVSBench >&2
+    exec .build/release/LVSBench schedulers "${@:2}"
+    ;;
   lab)
     exec bash scripts/lab/bench-lab.sh
     ;;
   *)
-    echo "usage: scripts/bench.sh engine|lab" >&2
+    echo "usage: scripts/bench.sh engine|schedulers|lab" >&2
     exit 2
     ;;
 esac

@@ -5,8 +5,9 @@ import LVSPacket
 public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
     case removeService(ServiceKey)
     case removeDestination(ServiceKey, address: IPAddress, port: UInt16)
-    /// A new scheduler for an existing service (connections keep their servers).
-    case editService(ServiceSpec, oldScheduler: String)
+    /// A new scheduler or new scheduler flags for an existing service (connections keep their
+    /// servers).
+    case editService(ServiceSpec, old: ServiceSpec)
     /// New weight, thresholds or method for an existing server (its connections are kept).
     case editDestination(ServiceKey, DestinationSpec, old: DestinationSpec)
     case addService(ServiceSpec)
@@ -22,7 +23,13 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
         case .removeDestination(let key, let address, let port):
             return "remove real server \(Endpoint(address, port)) from \(Self.name(key))"
         case .editService(let spec, let old):
-            return "edit service \(Self.name(spec.key)): scheduler \(old) -> \(spec.scheduler)"
+            var parts: [String] = []
+            if spec.scheduler != old.scheduler { parts.append("scheduler \(old.scheduler) -> \(spec.scheduler)") }
+            if spec.schedulerFlags != old.schedulerFlags || spec.scheduler != old.scheduler,
+               old.schedulerFlags != 0 || spec.schedulerFlags != 0 {
+                parts.append("scheduler_flags \(Self.flags(old)) -> \(Self.flags(spec))")
+            }
+            return "edit service \(Self.name(spec.key)): " + parts.joined(separator: ", ")
         case .editDestination(let key, let d, let old):
             var parts: [String] = []
             if d.weight != old.weight { parts.append("weight \(old.weight) -> \(d.weight)") }
@@ -36,6 +43,9 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
             return "edit real server \(Endpoint(d.address, d.port)) of \(Self.name(key)): "
                 + parts.joined(separator: ", ")
         case .addService(let spec):
+            if spec.schedulerFlags != 0 {
+                return "add service \(Self.name(spec.key)) (scheduler \(spec.scheduler), scheduler_flags \(Self.flags(spec)))"
+            }
             return "add service \(Self.name(spec.key)) (scheduler \(spec.scheduler))"
         case .addDestination(let key, let d):
             var text = "add real server \(Endpoint(d.address, d.port)) to \(Self.name(key)) (\(Self.method(d.method)), "
@@ -61,6 +71,11 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
 
     /// `TCP 10.0.1.100:80`.
     static func name(_ key: ServiceKey) -> String { "\(key.proto) \(Endpoint(key.address, key.port))" }
+    /// `[sh-fallback, sh-port]`, as the configuration file writes them.
+    static func flags(_ spec: ServiceSpec) -> String {
+        "[" + SchedulerFlagNames.names(spec.schedulerFlags, scheduler: spec.scheduler).joined(separator: ", ") + "]"
+    }
+
     /// The configuration file's names: nat, dr.
     static func method(_ m: ForwardingMethod) -> String { m == .masquerade ? "nat" : "dr" }
 }
@@ -110,7 +125,7 @@ public enum ConfigApplier {
         }
         for svc in config.services {
             guard let old = byKey[svc.key] else { continue }
-            if old.scheduler != svc.spec.scheduler { out.append(.editService(svc.spec, oldScheduler: old.scheduler)) }
+            if old.spec != svc.spec { out.append(.editService(svc.spec, old: old.spec)) }
             for d in svc.destinations {
                 guard let o = old.destinations.first(where: { $0.address == d.address && $0.port == d.port }) else {
                     continue
@@ -247,14 +262,14 @@ public enum ConfigApplier {
             switch change {
             case .removeService(let key):
                 guard let s = byKey[key] else { continue }
-                try? director.addService(ServiceSpec(key, scheduler: s.scheduler))
+                try? director.addService(s.spec)
                 for d in s.destinations { try? director.addDestination(spec(of: d), to: key) }
             case .removeDestination(let key, let address, let port):
                 guard let d = byKey[key]?.destinations.first(where: { $0.address == address && $0.port == port })
                 else { continue }
                 try? director.addDestination(spec(of: d), to: key)
-            case .editService(let spec, let old):
-                try? director.editService(ServiceSpec(spec.key, scheduler: old))
+            case .editService(_, let old):
+                try? director.editService(old)
             case .editDestination(let key, _, let old):
                 try? director.editDestination(old, in: key)
             case .addService(let spec):

@@ -52,7 +52,7 @@ struct ConfigParser {
     static let topKeys = ["control_socket", "metrics_listen", "connection_capacity", "interfaces", "gateway",
                           "timeouts", "services"]
     static let timeoutKeys = ["tcp", "tcpfin", "udp"] + ConfigTimeouts.stateKeys.keys.sorted()
-    static let serviceKeys = ["protocol", "address", "port", "scheduler", "real_servers"]
+    static let serviceKeys = ["protocol", "address", "port", "scheduler", "scheduler_flags", "real_servers"]
     static let serverKeys = ["address", "port", "weight", "method", "upper_threshold", "lower_threshold"]
 
     /// The longest unix socket path (sun_path is 108 bytes with the terminating NUL).
@@ -339,6 +339,8 @@ struct ConfigParser {
                 throw error(v, "unknown scheduler '\(scheduler)' (available: \(SchedulerRegistry.names.joined(separator: ", ")))")
             }
         }
+        var flags: UInt32 = 0
+        if let v = f.optional("scheduler_flags") { flags = try schedulerFlags(v, scheduler: scheduler) }
         let key = ServiceKey(proto, vip, port)
         var servers: [DestinationSpec] = []
         if let v = f.optional("real_servers") {
@@ -356,7 +358,31 @@ struct ConfigParser {
                 servers.append(d)
             }
         }
-        return ConfiguredService(ServiceSpec(key, scheduler: scheduler), servers)
+        return ConfiguredService(ServiceSpec(key, scheduler: scheduler, schedulerFlags: flags), servers)
+    }
+
+    /// `scheduler_flags: [sh-port, sh-fallback]`: ipvsadm's -b names, each valid for the
+    /// service's scheduler (sh-* for sh, mh-* for mh, flag-1..3 for any).
+    func schedulerFlags(_ node: Node, scheduler: String) throws(ConfigError) -> UInt32 {
+        guard case .sequence(let seq) = node else {
+            throw error(node, "'scheduler_flags' must be a list of flag names, got \(Self.describe(node))")
+        }
+        let valid = SchedulerFlagNames.names(SchedulerFlags.all, scheduler: scheduler)
+        var flags: UInt32 = 0
+        for item in seq {
+            let name = try string(item, "scheduler_flags")
+            switch SchedulerFlagNames.flag(name, scheduler: scheduler) {
+            case .success(let bit):
+                guard flags & bit == 0 else { throw error(item, "scheduler flag '\(name)' is listed twice") }
+                flags |= bit
+            case .failure(let problem):
+                let what = problem == .incompatible
+                    ? "scheduler flag '\(name)' does not apply to the \(scheduler) scheduler"
+                    : "unknown scheduler flag '\(name)'"
+                throw error(item, "\(what) (\(scheduler) takes: \(valid.joined(separator: ", ")))")
+            }
+        }
+        return flags
     }
 
     func realServer(_ node: Node, of key: ServiceKey) throws(ConfigError) -> DestinationSpec {

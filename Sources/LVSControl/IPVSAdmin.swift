@@ -164,7 +164,7 @@ public struct IPVSAdmin: Sendable {
         return """
             \(p) (SwiftLVS): ipvsadm 1.31 syntax against the lvsd director
             Usage:
-              \(p) -A|E virtual-service [-s scheduler]
+              \(p) -A|E virtual-service [-s scheduler] [-b sched-flags]
               \(p) -D virtual-service
               \(p) -C
               \(p) -R
@@ -178,7 +178,7 @@ public struct IPVSAdmin: Sendable {
 
             Commands (long or short form):
               --add-service     -A   add a virtual service
-              --edit-service    -E   change a virtual service's scheduler
+              --edit-service    -E   change a virtual service's scheduler and flags
               --delete-service  -D   delete a virtual service
               --clear           -C   delete every virtual service
               --restore         -R   read commands (the -S format) from stdin
@@ -197,6 +197,8 @@ public struct IPVSAdmin: Sendable {
 
             Options:
               --scheduler    -s scheduler   one of \(SchedulerRegistry.names.joined(separator: "|")) (default \(SchedulerRegistry.defaultName))
+              --sched-flags  -b flags       comma list: sh-fallback,sh-port (sh), mh-fallback,mh-port (mh),
+                                            flag-1,flag-2,flag-3 (any)
               --real-server  -r address[:port]
               --gatewaying   -g   direct routing (default)
               --masquerading -m   NAT
@@ -215,7 +217,7 @@ public struct IPVSAdmin: Sendable {
               --nosort            do not sort services and servers
 
             Not supported yet: persistence (-p, -M, --pe), firewall marks (-f), one-packet scheduling
-            (-o), scheduler flags (-b), tunneling (-i), SCTP, the sync daemon.
+            (-o), tunneling (-i), SCTP, the sync daemon.
 
             """
     }

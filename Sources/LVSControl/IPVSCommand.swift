@@ -355,6 +355,8 @@ struct IPVSParser {
     var scheduler = ""
     var persistent = false
     var schedFlags = ""
+    /// The `-b` flags as bits (`parse_sched_flags`).
+    var schedulerFlags: UInt32 = 0
     var onePacket = false
 
     // ce.dest
@@ -407,7 +409,7 @@ struct IPVSParser {
             )
         }
         if let extra = rest.first { throw .usage("unexpected argument \(extra)") }
-        if !schedFlags.isEmpty { try checkSchedulerFlags() }
+        if has(.schedFlags) { schedulerFlags = try parseSchedulerFlags() }
 
         try checkLegality()
         return try finish(readingStdin: readingStdin)
@@ -582,19 +584,22 @@ struct IPVSParser {
         return t
     }
 
-    /// `parse_sched_flags`.
-    func checkSchedulerFlags() throws(IPVSCommandError) {
+    /// `parse_sched_flags`: a comma-separated list of flag names for the given scheduler (the
+    /// default one when -s is absent).
+    func parseSchedulerFlags() throws(IPVSCommandError) -> UInt32 {
         let sched = scheduler.isEmpty ? SchedulerRegistry.defaultName : scheduler
-        for flag in schedFlags.split(separator: ",") {
-            switch flag {
-            case "flag-1", "flag-2", "flag-3": break
-            case "sh-fallback", "sh-port":
-                guard sched == "sh" else { throw .usage("incompatible scheduler flag `\(flag)'") }
-            case "mh-fallback", "mh-port":
-                guard sched == "mh" else { throw .usage("incompatible scheduler flag `\(flag)'") }
-            default: throw .usage("invalid scheduler flag `\(flag)'")
+        var flags: UInt32 = 0
+        // strtok(optarg, ","): empty items are skipped; a list with no item at all is refused.
+        let items = schedFlags.split(separator: ",")
+        if items.isEmpty { throw .usage("invalid scheduler flag `\(schedFlags)'") }
+        for flag in items {
+            switch SchedulerFlagNames.flag(flag, scheduler: sched) {
+            case .success(let bit): flags |= bit
+            case .failure(.incompatible): throw .usage("incompatible scheduler flag `\(flag)'")
+            case .failure(.invalid): throw .usage("invalid scheduler flag `\(flag)'")
             }
         }
+        return flags
     }
 
     /// `generic_opt_check`.
@@ -688,8 +693,8 @@ struct IPVSParser {
 
         let key = ServiceKey(serviceKind == .udp ? .udp : .tcp, serviceAddress, servicePort)
         switch command {
-        case .add: return .addService(ServiceSpec(key, scheduler: scheduler))
-        case .edit: return .editService(ServiceSpec(key, scheduler: scheduler))
+        case .add: return .addService(ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags))
+        case .edit: return .editService(ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags))
         case .delete: return .deleteService(key)
         case .flush: return .clear
         case .list:
@@ -722,7 +727,6 @@ struct IPVSParser {
             throw .unsupported("Persistent services (-p, -M, --pe) are not supported yet (issue #5)")
         }
         if has(.onePacket) { throw .unsupported("One-packet scheduling (-o, --ops) is not supported yet (issue #5)") }
-        if has(.schedFlags) { throw .unsupported("Scheduler flags (-b, --sched-flags) are not supported yet (issue #5)") }
         if (command == .addDest || command == .editDest) && forward == .tunnel {
             throw .unsupported("Tunneling (-i, --ipip) is not supported by the engine yet; use -m or -g")
         }

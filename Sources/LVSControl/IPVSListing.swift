@@ -58,7 +58,9 @@ public enum IPVSListing {
         var out = ""
         for s in sorted(services) {
             let svc = (s.key.proto == .tcp ? "-t " : "-u ") + Endpoint(s.key.address, s.key.port).description
-            out += "-A \(svc) -s \(s.scheduler)\n"
+            out += "-A \(svc) -s \(s.scheduler)"
+            if let flags = SchedulerFlagNames.list(s.schedulerFlags, scheduler: s.scheduler) { out += " -b \(flags)" }
+            out += "\n"
             for d in sortedDestinations(s) {
                 out += "-a \(svc) -r \(Endpoint(d.address, d.port)) \(forwardSwitch(d.method)) -w \(d.weight)\n"
             }
@@ -141,6 +143,7 @@ public enum IPVSListing {
             }
         } else {
             out = name + " " + s.scheduler
+            if let flags = SchedulerFlagNames.list(s.schedulerFlags, scheduler: s.scheduler) { out += " (\(flags))" }
         }
         out += "\n"
         for d in format.contains(.noSort) ? s.destinations : sortedDestinations(s) {

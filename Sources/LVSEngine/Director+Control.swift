@@ -15,20 +15,33 @@ extension Director {
     /// ipvsadm -A.
     public func addService(_ spec: ServiceSpec) throws(DirectorError) {
         guard slot(of: spec.key) == nil else { throw .serviceExists }
+        try validateFlags(spec)
         guard let scheduler = SchedulerRegistry.make(spec.scheduler) else { throw .schedulerNotFound(spec.scheduler) }
         guard let free = records.firstIndex(where: { $0 == nil }) else { throw .tooManyServices }
-        records[free] = ServiceRecord(key: spec.key, slot: free, schedulerName: spec.scheduler, scheduler: scheduler)
+        scheduler.flags = spec.schedulerFlags
+        records[free] = ServiceRecord(
+            key: spec.key, slot: free, schedulerName: spec.scheduler, scheduler: scheduler,
+            schedulerFlags: spec.schedulerFlags)
         serviceStats[free] = TrafficCounters()
         rebuildIndex()
     }
 
-    /// ipvsadm -E: changes the scheduler; existing connections keep their servers.
+    /// ipvsadm -E: changes the scheduler and its flags; existing connections keep their servers.
+    /// The same scheduler keeps its state (IPVS rebinds only a different scheduler); new flags
+    /// apply from the next connection.
     public func editService(_ spec: ServiceSpec) throws(DirectorError) {
         guard let s = slot(of: spec.key), let record = records[s] else { throw .noSuchService }
-        guard record.schedulerName != spec.scheduler else { return }
+        try validateFlags(spec)
+        guard record.schedulerName != spec.scheduler else {
+            record.schedulerFlags = spec.schedulerFlags
+            record.scheduler.flags = spec.schedulerFlags
+            return
+        }
         guard let scheduler = SchedulerRegistry.make(spec.scheduler) else { throw .schedulerNotFound(spec.scheduler) }
+        scheduler.flags = spec.schedulerFlags
         record.scheduler = scheduler
         record.schedulerName = spec.scheduler
+        record.schedulerFlags = spec.schedulerFlags
         notify(record, .reset)
     }
 
@@ -140,6 +153,12 @@ extension Director {
     }
 
     // MARK: Helpers
+
+    func validateFlags(_ spec: ServiceSpec) throws(DirectorError) {
+        guard spec.schedulerFlags & ~SchedulerFlags.all == 0 else {
+            throw .invalid("scheduler flags must be a combination of SCHED1, SCHED2 and SCHED3 (0x38)")
+        }
+    }
 
     func validate(_ spec: DestinationSpec, _ key: ServiceKey) throws(DirectorError) {
         guard (0...65535).contains(spec.weight) else { throw .invalid("weight must be 0..65535") }

@@ -4,15 +4,22 @@ import LVSPacket
 public struct ServiceSnapshot: Sendable, Equatable {
     public var key: ServiceKey
     public var scheduler: String
+    /// `SchedulerFlags` bits (ipvsadm -b).
+    public var schedulerFlags: UInt32
     public var stats: TrafficCounters
     public var destinations: [DestinationSnapshot]
 
-    public init(key: ServiceKey, scheduler: String, stats: TrafficCounters, destinations: [DestinationSnapshot]) {
+    public init(key: ServiceKey, scheduler: String, stats: TrafficCounters, destinations: [DestinationSnapshot],
+                schedulerFlags: UInt32 = 0) {
         self.key = key
         self.scheduler = scheduler
+        self.schedulerFlags = schedulerFlags
         self.stats = stats
         self.destinations = destinations
     }
+
+    /// The spec that recreates this service (`ipvsadm -S`, configuration reloads).
+    public var spec: ServiceSpec { ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags) }
 }
 
 /// A real server as listings show it.
@@ -65,7 +72,7 @@ extension Director {
             guard let r else { return nil }
             return ServiceSnapshot(
                 key: r.key, scheduler: r.schedulerName, stats: serviceStats[r.slot],
-                destinations: r.destSlots.map { destinationSnapshot(dests[Int($0)]) })
+                destinations: r.destSlots.map { destinationSnapshot(dests[Int($0)]) }, schedulerFlags: r.schedulerFlags)
         }
     }
 

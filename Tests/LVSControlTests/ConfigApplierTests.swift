@@ -50,7 +50,7 @@ import Testing
     /// What the director holds, as a configuration (for comparing with what was applied).
     func configured(_ d: Director) -> [ConfiguredService] {
         d.services().map { s in
-            ConfiguredService(ServiceSpec(s.key, scheduler: s.scheduler), s.destinations.map(ConfigApplier.spec(of:)))
+            ConfiguredService(s.spec, s.destinations.map(ConfigApplier.spec(of:)))
         }
     }
 
@@ -94,7 +94,7 @@ import Testing
         #expect(changes == [
             .removeService(Self.dns),
             .removeDestination(Self.web, address: Self.rs1, port: 8080),
-            .editService(ServiceSpec(Self.web, scheduler: "rr"), oldScheduler: "wlc"),
+            .editService(ServiceSpec(Self.web, scheduler: "rr"), old: ServiceSpec(Self.web, scheduler: "wlc")),
             .editDestination(Self.web, rs(Self.rs2, weight: 5, upper: 100, lower: 50), old: rs(Self.rs2, weight: 2)),
             .addDestination(Self.web, rs(Self.rs3)),
             .addService(ServiceSpec(Self.mail, scheduler: "lc")),
@@ -221,7 +221,7 @@ import Testing
             svc(Self.web, "rr", [rs(Self.rs1, weight: 9)]),
             svc(Self.mail, "fifo", [rs(Self.rs3, 25)]),
         ], timeouts: ConfigTimeouts(tcp: 60)),
-        "service TCP 10.0.0.100:25: unknown scheduler 'fifo' (available: lc, rr, wlc, wrr)")
+        "service TCP 10.0.0.100:25: unknown scheduler 'fifo' (available: dh, fo, lblc, lblcr, lc, mh, nq, ovf, rr, sed, sh, twos, wlc, wrr)")
         #expect(throws: ConfigApplyError.self) {
             try ConfigApplier.plan(config([svc(Self.mail, "fifo", [])]), for: d)
         }

@@ -217,7 +217,7 @@ import Testing
              port: 80
              schedular: rr
          """,
-         "lvsd.yaml:5:5: unknown key 'schedular' in a service (allowed: protocol, address, port, scheduler, real_servers)"),
+         "lvsd.yaml:5:5: unknown key 'schedular' in a service (allowed: protocol, address, port, scheduler, scheduler_flags, real_servers)"),
         ("""
          interfaces: [d0]
          services:
@@ -305,7 +305,7 @@ import Testing
          "lvsd.yaml:8:26: 'lower_threshold' (200) must not exceed 'upper_threshold' (100)"),
         // Names.
         ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 80\n    scheduler: fifo\n",
-         "lvsd.yaml:5:16: unknown scheduler 'fifo' (available: lc, rr, wlc, wrr)"),
+         "lvsd.yaml:5:16: unknown scheduler 'fifo' (available: dh, fo, lblc, lblcr, lc, mh, nq, ovf, rr, sed, sh, twos, wlc, wrr)"),
         ("interfaces: [d0]\nservices:\n  - protocol: sctp\n    address: 10.0.1.100\n    port: 80\n",
          "lvsd.yaml:3:15: 'protocol' must be tcp or udp, got 'sctp'"),
         ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 80\n    real_servers:\n      - {address: 10.0.0.2, method: tun}\n",

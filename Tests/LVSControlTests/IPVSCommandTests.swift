@@ -196,7 +196,6 @@ import Testing
         ("-A -f 7 -6", "Firewall-mark services (-f) are not supported yet (issue #5)"),
         ("-a -f 7 -r 10.0.0.2", "Firewall-mark services (-f) are not supported yet (issue #5)"),
         ("-A -u 10.0.0.1:53 -o", "One-packet scheduling (-o, --ops) is not supported yet (issue #5)"),
-        ("-A -t 10.0.0.1:80 -s wrr -b flag-1", "Scheduler flags (-b, --sched-flags) are not supported yet (issue #5)"),
         ("-A --sctp-service 10.0.0.1:80", "SCTP services (--sctp-service) are not supported"),
         ("-a -t 10.0.0.1:80 -r 10.0.0.2 -i", "Tunneling (-i, --ipip) is not supported by the engine yet; use -m or -g"),
         ("-e -t 10.0.0.1:80 -r 10.0.0.2 --ipip --tun-type gue --tun-port 6080 --tun-csum",

@@ -10,11 +10,11 @@ extension Director {
 
     /// Picks a destination slot for a new connection of service `svc`, or `nilIndex`.
     @usableFromInline
-    func scheduleDestination(_ svc: Int, _ p: PacketInfo) -> UInt32 {
+    func scheduleDestination(_ svc: Int, _ p: PacketInfo, _ now: Timestamp) -> UInt32 {
         guard let record = records[svc] else { return nilIndex }
         let input = SchedulingInput(
             proto: p.l4Protocol, clientAddress: p.src, clientPort: p.srcPort, virtualAddress: p.dst,
-            virtualPort: p.dstPort, random: nextRandom())
+            virtualPort: p.dstPort, random: nextRandom(), now: now)
         let dests = UnsafePointer(self.dests)
         let scheduler = record.scheduler
         return record.destSlots.withUnsafeBufferPointer { slots in
@@ -29,7 +29,7 @@ extension Director {
     /// `failure` set.
     @inlinable
     func create(_ p: PacketInfo, _ svc: Int, _ now: Timestamp, failure: inout DropReason) -> UInt32 {
-        let ds = scheduleDestination(svc, p)
+        let ds = scheduleDestination(svc, p, now)
         if ds == nilIndex {
             failure = .noDestination
             return nilIndex
@@ -87,7 +87,7 @@ extension Director {
     /// or orphaned connection's tuple): no SYN is dropped, unlike IPVS before Linux 5.9.
     @inlinable
     func reuse(_ ci: UInt32, _ p: PacketInfo, _ svc: Int, _ now: Timestamp, failure: inout DropReason) -> Bool {
-        let ds = scheduleDestination(svc, p)
+        let ds = scheduleDestination(svc, p, now)
         if ds == nilIndex {
             expireNow(ci)
             failure = .noDestination

@@ -5,10 +5,14 @@ public struct ServiceSpec: Sendable, Equatable {
     public var key: ServiceKey
     /// A name from `SchedulerRegistry` ("rr", "wrr", "lc", "wlc", ...).
     public var scheduler: String
+    /// Scheduler flags (`SchedulerFlags`, ipvsadm -b): sh and mh read SCHED1 as "fallback" and
+    /// SCHED2 as "port"; other schedulers ignore them, but the service keeps and lists them.
+    public var schedulerFlags: UInt32
 
-    public init(_ key: ServiceKey, scheduler: String = SchedulerRegistry.defaultName) {
+    public init(_ key: ServiceKey, scheduler: String = SchedulerRegistry.defaultName, schedulerFlags: UInt32 = 0) {
         self.key = key
         self.scheduler = scheduler
+        self.schedulerFlags = schedulerFlags
     }
 }
 
@@ -19,14 +23,17 @@ final class ServiceRecord {
     let slot: Int
     var schedulerName: String
     var scheduler: any Scheduler
+    /// The service's scheduler flags (also handed to the scheduler).
+    var schedulerFlags: UInt32
     /// Destination slots in list order (IPVS appends new servers at the tail).
     var destSlots: [UInt32] = []
 
-    init(key: ServiceKey, slot: Int, schedulerName: String, scheduler: any Scheduler) {
+    init(key: ServiceKey, slot: Int, schedulerName: String, scheduler: any Scheduler, schedulerFlags: UInt32 = 0) {
         self.key = key
         self.slot = slot
         self.schedulerName = schedulerName
         self.scheduler = scheduler
+        self.schedulerFlags = schedulerFlags
     }
 }
 

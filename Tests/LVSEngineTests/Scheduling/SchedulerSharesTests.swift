@@ -44,6 +44,30 @@ struct SchedulerSharesTests {
         // Large weights, a non-round number of packets that is still a whole number of periods.
         ShareCase(scheduler: "wrr", weights: [100, 1, 49], packets: 4500, expected: [3000, 30, 1470]),
         ShareCase(scheduler: "wlc", weights: [100, 1, 49], packets: 4500, expected: [3000, 30, 1470]),
+        // Every SYN leaves its connection in SYN_RECV, i.e. inactive: schedulers that count only
+        // active connections see idle servers throughout. sed: (0+1)/w is smallest for the
+        // heaviest; nq: the first idle server; fo: the heaviest; ovf: the heaviest (0 <= w).
+        ShareCase(scheduler: "sed", weights: [3, 2, 1], packets: 6000, expected: [6000, 0, 0]),
+        ShareCase(scheduler: "sed", weights: [1, 2, 3], packets: 6000, expected: [0, 0, 6000]),
+        ShareCase(scheduler: "nq", weights: [1, 2, 3], packets: 6000, expected: [6000, 0, 0]),
+        ShareCase(scheduler: "nq", weights: [0, 2, 3], packets: 6000, expected: [0, 6000, 0]),
+        ShareCase(scheduler: "fo", weights: [1, 3, 2], packets: 6000, expected: [0, 6000, 0]),
+        ShareCase(scheduler: "ovf", weights: [1, 3, 2], packets: 6000, expected: [0, 6000, 0]),
+        // One VIP = one lblc/lblcr entry: the first WLC choice (all idle -> the first server) is
+        // kept, since inactive connections never make a server LBLC-overloaded.
+        ShareCase(scheduler: "lblc", weights: [3, 2, 1], packets: 6000, expected: [6000, 0, 0]),
+        ShareCase(scheduler: "lblcr", weights: [3, 2, 1], packets: 6000, expected: [6000, 0, 0]),
+        ShareCase(scheduler: "lblc", weights: [0, 2, 1], packets: 6000, expected: [0, 6000, 0]),
+        // One VIP, one client address: dh hashes 10.0.0.100 to bucket 248 -> 248 mod 3 = 2 (C);
+        // sh hashes 198.51.100.7 to bucket 171: weights 3,2,1 fill A A A B B C, 171 mod 6 = 3 -> B;
+        // weights 5,0,1 fill A A A A A B C, 171 mod 7 = 3 -> A. mh: from the independent
+        // re-statement of ip_vs_mh.c (see MaglevHashingSchedulerTests).
+        ShareCase(scheduler: "dh", weights: [3, 2, 1], packets: 6000, expected: [0, 0, 6000]),
+        ShareCase(scheduler: "dh", weights: [5, 0, 1], packets: 6000, expected: [0, 0, 6000]),
+        ShareCase(scheduler: "sh", weights: [3, 2, 1], packets: 6000, expected: [0, 6000, 0]),
+        ShareCase(scheduler: "sh", weights: [5, 0, 1], packets: 6000, expected: [6000, 0, 0]),
+        ShareCase(scheduler: "mh", weights: [3, 2, 1], packets: 6000, expected: [0, 6000, 0]),
+        ShareCase(scheduler: "mh", weights: [5, 0, 1], packets: 6000, expected: [6000, 0, 0]),
     ]
 
     @Test(arguments: cases)
@@ -76,7 +100,7 @@ struct SchedulerSharesTests {
 
     /// The same through the edit path: a service that starts with one scheduler and is switched
     /// (ipvsadm -E, update(.reset)) before traffic arrives.
-    @Test(arguments: ["rr", "wrr", "lc", "wlc"])
+    @Test(arguments: ["rr", "wrr", "lc", "wlc", "sed", "nq", "fo", "ovf", "lblc", "lblcr", "dh", "sh", "mh"])
     func sharesAfterSwitchingScheduler(_ name: String) throws {
         let director = Director(DirectorConfiguration(connectionCapacity: 20_000))
         try director.addService(ServiceSpec(Self.key, scheduler: name == "rr" ? "wlc" : "rr"))
@@ -89,7 +113,32 @@ struct SchedulerSharesTests {
             _ = pump.tcp(IPAddress("198.51.100.8")!, UInt16(20_000 + i), Self.vip, 80, TCPFlag.syn,
                          now: Timestamp(milliseconds: 1))
         }
-        let expected: [UInt64] = name == "rr" || name == "lc" ? [200, 200, 200] : [300, 200, 100]
+        let expected: [UInt64]
+        switch name {
+        case "rr", "lc": expected = [200, 200, 200]
+        case "wrr", "wlc": expected = [300, 200, 100]
+        case "sed", "nq", "fo", "ovf", "lblc", "lblcr": expected = [600, 0, 0]
+        case "dh": expected = [0, 0, 600]  // bucket 248 of 10.0.0.100
+        case "sh": expected = [600, 0, 0]  // 198.51.100.8 -> bucket 12, 12 mod 6 = 0 (A A A B B C)
+        default: expected = [0, 0, 600]  // mh: from the independent re-statement of ip_vs_mh.c
+        }
         #expect(director.service(Self.key)?.destinations.map(\.stats.connections) == expected)
+    }
+
+    /// twos draws at random: the share follows the weights only approximately.
+    @Test func twosSharesApproximateTheWeights() throws {
+        let director = Director(DirectorConfiguration(connectionCapacity: 20_000))
+        try director.addService(ServiceSpec(Self.key, scheduler: "twos"))
+        for (addr, w) in zip(Self.servers, [Int32(3), 2, 1]) {
+            try director.addDestination(DestinationSpec(address: addr, port: 8080, weight: w), to: Self.key)
+        }
+        let pump = PacketPump(director)
+        for i in 0..<6000 {
+            _ = pump.tcp(IPAddress("198.51.100.7")!, UInt16(10_000 + i), Self.vip, 80, TCPFlag.syn,
+                         now: Timestamp(milliseconds: 1))
+        }
+        let got = try #require(director.service(Self.key)).destinations.map { Int($0.stats.connections) }
+        #expect(got.reduce(0, +) == 6000)
+        for (g, want) in zip(got, [3000, 2000, 1000]) { #expect(abs(g - want) <= 100, "\(got)") }
     }
 }

@@ -53,14 +53,15 @@ final class SchedulerHarness {
 
     func state(_ name: String) -> UnsafeMutablePointer<DestinationState> { states + Int(slots[position(name)]) }
 
-    /// Appends a server without telling the scheduler.
-    private func append(_ name: String, weight: Int32) {
+    /// Appends a server without telling the scheduler. Its address is 192.168.1.(10 + position)
+    /// unless given.
+    private func append(_ name: String, weight: Int32, address: IPAddress? = nil, port: UInt16 = 8080) {
         precondition(nextSlot >= 0, "harness full")
         let s = UInt32(nextSlot)
         nextSlot -= 1
         var d = DestinationState()
-        d.address = IPAddress(192, 168, 1, UInt8(truncatingIfNeeded: slots.count + 10))
-        d.port = 8080
+        d.address = address ?? IPAddress(192, 168, 1, UInt8(truncatingIfNeeded: slots.count + 10))
+        d.port = port
         d.weight = weight
         d.flags = DestinationState.flagInUse | DestinationState.flagAvailable
         states[Int(s)] = d
@@ -74,8 +75,8 @@ final class SchedulerHarness {
     }
 
     /// ipvsadm -a: appended at the tail, then `update(.added)`.
-    func add(_ name: String, weight: Int32) {
-        append(name, weight: weight)
+    func add(_ name: String, weight: Int32, address: IPAddress? = nil, port: UInt16 = 8080) {
+        append(name, weight: weight, address: address, port: port)
         notify(.added(position: slots.count - 1))
     }
 
@@ -127,6 +128,41 @@ final class SchedulerHarness {
 
     /// `n` choices; "-" stands for nil.
     func picks(_ n: Int) -> [String] { (0..<n).map { _ in pick() ?? "-" } }
+
+    /// A new connection's fields, for schedulers that key on them (hashing, locality, twos).
+    static func input(client: IPAddress = IPAddress(192, 0, 2, 1), port: UInt16 = 40000,
+                      vip: IPAddress = IPAddress(10, 0, 0, 100), proto: UInt8 = IPProto.tcp, random: UInt64 = 0x1234_5678,
+                      now: UInt64 = 0) -> SchedulingInput {
+        SchedulingInput(proto: proto, clientAddress: client, clientPort: port, virtualAddress: vip, virtualPort: 80,
+                        random: random, now: Timestamp(milliseconds: now))
+    }
+
+    /// The name of the server chosen for `input`, or nil.
+    func pick(_ input: SchedulingInput) -> String? {
+        let ro = UnsafePointer(states)
+        guard let p = slots.withUnsafeBufferPointer({ scheduler.schedule(DestinationList(states: ro, slots: $0), input) })
+        else { return nil }
+        precondition(p >= 0 && p < slots.count, "scheduler returned position \(p) of \(slots.count)")
+        return names[p]
+    }
+
+    /// `n` choices, each bound as an ESTABLISHED connection (active += 1): what sed, nq, ovf and
+    /// LBLC's overload rule look at.
+    func picksBindingActive(_ n: Int) -> [String] {
+        (0..<n).map { _ in
+            guard let name = pick() else { return "-" }
+            state(name).pointee.activeConns += 1
+            return name
+        }
+    }
+
+    func setActive(_ name: String, _ n: UInt32) { state(name).pointee.activeConns = n }
+
+    /// Active connections of every server, in list order.
+    var active: [UInt32] { slots.map { states[Int($0)].activeConns } }
+
+    /// The service's scheduler flags, as the Director hands them over.
+    func setFlags(_ flags: UInt32) { scheduler.flags = flags }
 
     /// `n` choices, each bound as a new connection (inactive += 1), as the engine does for a
     /// connection that has just been created.
