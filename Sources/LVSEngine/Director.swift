@@ -58,6 +58,8 @@ public final class Director {
     @usableFromInline let tcpTimeouts: UnsafeMutablePointer<UInt64>
     @usableFromInline var udpTimeout: UInt64
     @usableFromInline var rng: UInt64
+    /// Where batch warming stores what it loaded, so the loads are not optimised away.
+    @usableFromInline var warmSink: UInt32 = 0
 
     @usableFromInline enum Counter {
         @usableFromInline static let base = DropReason.allCases.count

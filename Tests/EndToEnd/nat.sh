@@ -65,7 +65,9 @@ MALLOC_SO=""
 if cc -shared -fPIC -O2 -o "$WORK/malloc-count.so" "$HERE/support/malloc-count.c" 2>"$WORK/cc.log"; then
     MALLOC_SO=$WORK/malloc-count.so
 fi
-ip netns exec $P-d env ${MALLOC_SO:+LD_PRELOAD=$MALLOC_SO} LVS_MALLOC_COUNT_FILE="$WORK/mallocs" \
+# LVSD_WARM_THRESHOLD=0: every batch takes the engine's warmed (batched) path, which lvsd uses
+# by default only for tables of 65,536+ connections; the per-frame path is the engine fixtures'.
+ip netns exec $P-d env ${MALLOC_SO:+LD_PRELOAD=$MALLOC_SO} LVS_MALLOC_COUNT_FILE="$WORK/mallocs" LVSD_WARM_THRESHOLD=0 \
     "$BIN/lvsd" -f "$WORK/lvsd.yaml" 2> "$WORK/lvsd.log" &
 LVSD_PID=$!
 disown
