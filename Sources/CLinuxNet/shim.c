@@ -130,6 +130,27 @@ int clinuxnet_if_ipv4(const char *ifname, uint32_t *addrs, uint8_t *prefixes, in
     return n;
 }
 
+int clinuxnet_if_ipv6(const char *ifname, uint8_t *addrs, uint8_t *prefixes, int max) {
+    struct ifaddrs *list;
+    if (getifaddrs(&list) < 0) return -errno;
+    int n = 0;
+    for (struct ifaddrs *a = list; a && n < max; a = a->ifa_next) {
+        if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET6 || strcmp(a->ifa_name, ifname) != 0) continue;
+        memcpy(addrs + 16 * n, &((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr, 16);
+        int bits = 0;
+        if (a->ifa_netmask) {
+            const uint8_t *m = ((struct sockaddr_in6 *)a->ifa_netmask)->sin6_addr.s6_addr;
+            for (int i = 0; i < 16; i++) bits += __builtin_popcount(m[i]);
+        } else {
+            bits = 128;
+        }
+        prefixes[n] = (uint8_t)bits;
+        n++;
+    }
+    freeifaddrs(list);
+    return n;
+}
+
 int64_t clinuxnet_poll_in(const int *fds, int n, int timeout_ms) {
     struct pollfd p[63];
     if (n > 63) n = 63;

@@ -98,10 +98,16 @@ public final class Daemon: @unchecked Sendable {
             throw StartError(description:
                 "net.ipv4.ip_forward=1 in this network namespace: the kernel would forward real servers' replies untranslated beside the data plane; set it to 0 (sysctl -w net.ipv4.ip_forward=0)")
         }
+        if config.services.contains(where: { !$0.key.address.isIPv4 }),
+            let forward = readFile("/proc/sys/net/ipv6/conf/all/forwarding"), forward.hasPrefix("1")
+        {
+            throw StartError(description:
+                "net.ipv6.conf.all.forwarding=1 in this network namespace: the kernel would forward real servers' replies untranslated beside the data plane; set it to 0")
+        }
         let vips = Set(config.services.map(\.key.address))
         for ifc in config.interfaces {
             if let info = try? NetInterface.query(ifc) {
-                for a in info.ipv4 where vips.contains(a.address) {
+                for a in info.addresses where vips.contains(a.address) {
                     throw StartError(description:
                         "VIP \(a.address) is configured on kernel interface \(ifc); the data plane owns VIPs and answers ARP for them itself: remove it (ip addr del \(a.address)/\(a.prefixLength) dev \(ifc))")
                 }
@@ -145,7 +151,7 @@ public final class Daemon: @unchecked Sendable {
         if let g = config.gateway { targets.append(g) }
         dataPlane.resolve(targets)
         if let f = kernelFilter {
-            let local = dataPlane.interfaces.flatMap { $0.ipv4.map(\.address) }
+            let local = dataPlane.interfaces.flatMap { $0.addresses.map(\.address) }
             if let why = f.install(vips: vips, realServers: rips, local: local), !kernelFilterWarned {
                 logger.warning("running without the kernel-copy filter (\(why)): correct, but the kernel spends time on frames it will drop")
                 kernelFilterWarned = true

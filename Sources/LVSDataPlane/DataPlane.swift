@@ -238,10 +238,16 @@ public final class DataPlane: @unchecked Sendable {
         stats.forwarded += 1
     }
 
-    /// ARP (answer for VIPs, learn neighbours) and gleaning; everything else is the kernel's.
+    /// ARP and IPv6 neighbour discovery: answer for the VIPs, learn neighbours. Everything else
+    /// is the kernel's (it has its own copy of every frame).
     func handleNotOurs(_ slot: PacketRing.Slot, length: Int, interface i: Int, now: UInt64) {
         let f = slot.frame
-        guard length >= HeaderSize.ethernet + HeaderSize.arpIPv4, f.be16(12) == EtherType.arp else { return }
+        guard length >= HeaderSize.ethernet + HeaderSize.arpIPv4 else { return }
+        if f.be16(12) == EtherType.ipv6 {
+            handleNDP(slot, length: length, interface: i, now: now)
+            return
+        }
+        guard f.be16(12) == EtherType.arp else { return }
         let arp = ARPView(unsafe: f + HeaderSize.ethernet)
         guard arp.isEthernetIPv4 else { return }
         let sender = arp.senderIP
@@ -257,6 +263,33 @@ public final class DataPlane: @unchecked Sendable {
         }
     }
 
+    func handleNDP(_ slot: PacketRing.Slot, length: Int, interface i: Int, now: UInt64) {
+        let f = slot.frame
+        var p = PacketInfo()
+        guard PacketParser.parse(f, length: length, into: &p) == nil, p.l4Protocol == IPProto.icmpv6 else { return }
+        if let target = NDP.solicitationTarget(f, p) {
+            if p.src != .zero, routes.connectedRoute(p.src)?.interface == i,
+                let mac = NDP.linkLayerOption(f, p, type: NDP.sourceLinkLayer)
+            {
+                neighbors.learn(p.src, mac: mac, interface: i, now: now)
+                sendPending(for: p.src, mac: mac)
+            }
+            if let on = vipInterfaces[target], on.contains(i) {
+                var frame = Frame(base: f, length: length, capacity: slot.capacity)
+                if NDP.advertise(&frame, p, mac: interfaces[i].mac) {
+                    clearVNet(slot.vnet)
+                    queue(i, slot.vnet, frame.length + PacketRing.vnetHeaderSize)
+                    stats.arpReplies += 1
+                }
+            }
+        } else if let target = NDP.advertisementTarget(f, p), routes.connectedRoute(target)?.interface == i,
+            let mac = NDP.linkLayerOption(f, p, type: NDP.targetLinkLayer)
+        {
+            neighbors.learn(target, mac: mac, interface: i, now: now)
+            sendPending(for: target, mac: mac)
+        }
+    }
+
     func requestNeighbor(_ hop: RouteTable.Hop, now: UInt64) {
         guard neighbors.shouldRequest(hop.nextHop, now: now), let c = routes.connectedRoute(hop.nextHop),
             scratchUsed < 64
@@ -264,8 +297,11 @@ public final class DataPlane: @unchecked Sendable {
         let p = scratch + scratchUsed * 2048
         scratchUsed += 1
         clearVNet(p)
-        let len = ARP.request(p + PacketRing.vnetHeaderSize, senderMAC: interfaces[c.interface].mac,
-                              senderIP: c.localAddress, target: hop.nextHop)
+        let len = hop.nextHop.isIPv4
+            ? ARP.request(p + PacketRing.vnetHeaderSize, senderMAC: interfaces[c.interface].mac,
+                          senderIP: c.localAddress, target: hop.nextHop)
+            : NDP.solicit(p + PacketRing.vnetHeaderSize, senderMAC: interfaces[c.interface].mac,
+                          senderIP: c.localAddress, target: hop.nextHop)
         queue(c.interface, p, len + PacketRing.vnetHeaderSize)
         stats.arpRequests += 1
     }
@@ -311,7 +347,9 @@ public struct DataPlaneCounters: Sendable, Equatable {
     public var neighborMisses: UInt64 = 0
     public var neighborDrops: UInt64 = 0
     public var neighborTimeouts: UInt64 = 0
+    /// ARP replies and IPv6 neighbour advertisements sent for VIPs.
     public var arpReplies: UInt64 = 0
+    /// ARP requests and IPv6 neighbour solicitations sent.
     public var arpRequests: UInt64 = 0
     public init() {}
 }

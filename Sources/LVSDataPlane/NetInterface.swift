@@ -9,14 +9,21 @@ public struct NetInterface: Sendable {
     public var mtu: Int
     /// The interface's IPv4 addresses with their prefix lengths (its connected subnets).
     public var ipv4: [(address: IPAddress, prefixLength: Int)]
+    /// The interface's IPv6 addresses (link-local included) with their prefix lengths.
+    public var ipv6: [(address: IPAddress, prefixLength: Int)]
 
-    public init(name: String, index: Int32, mac: MACAddress, mtu: Int, ipv4: [(address: IPAddress, prefixLength: Int)]) {
+    public init(name: String, index: Int32, mac: MACAddress, mtu: Int, ipv4: [(address: IPAddress, prefixLength: Int)],
+                ipv6: [(address: IPAddress, prefixLength: Int)] = []) {
         self.name = name
         self.index = index
         self.mac = mac
         self.mtu = mtu
         self.ipv4 = ipv4
+        self.ipv6 = ipv6
     }
+
+    /// Addresses of both families.
+    public var addresses: [(address: IPAddress, prefixLength: Int)] { ipv4 + ipv6 }
 
     /// Reads index, MAC, MTU and IPv4 addresses from the kernel.
     public static func query(_ name: String) throws(DataPlaneError) -> NetInterface {
@@ -29,9 +36,14 @@ public struct NetInterface: Sendable {
         var prefixes = [UInt8](repeating: 0, count: 16)
         let n = clinuxnet_if_ipv4(name, &addrs, &prefixes, 16)
         if n < 0 { throw .interface(name, "cannot list its IPv4 addresses", errno: -n) }
+        var v6 = [UInt8](repeating: 0, count: 16 * 16)
+        var v6prefixes = [UInt8](repeating: 0, count: 16)
+        let m = clinuxnet_if_ipv6(name, &v6, &v6prefixes, 16)
+        if m < 0 { throw .interface(name, "cannot list its IPv6 addresses", errno: -m) }
         return NetInterface(
             name: name, index: index, mac: MACAddress(mac.0, mac.1, mac.2, mac.3, mac.4, mac.5), mtu: Int(mtu),
-            ipv4: (0..<Int(n)).map { (IPAddress(v4Raw: addrs[$0]), Int(prefixes[$0])) })
+            ipv4: (0..<Int(n)).map { (IPAddress(v4Raw: addrs[$0]), Int(prefixes[$0])) },
+            ipv6: (0..<Int(m)).map { (IPAddress(bytes: Array(v6[(16 * $0)..<(16 * $0 + 16)]))!, Int(v6prefixes[$0])) })
     }
 }
 

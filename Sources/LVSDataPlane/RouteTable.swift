@@ -25,14 +25,17 @@ public struct RouteTable: Sendable {
     /// `interfaces[i]` becomes interface number i.
     public init(interfaces: [NetInterface], gateway: IPAddress?) throws(DataPlaneError) {
         for (i, ifc) in interfaces.enumerated() {
-            for a in ifc.ipv4 {
+            // Link-local prefixes (fe80::/10) exist on every interface: not a route.
+            for a in ifc.addresses where !a.address.isLinkLocal {
                 connected.append(Connected(network: a.address.masked(prefixLength: a.prefixLength),
                                            prefixLength: a.prefixLength, interface: i, localAddress: a.address))
             }
         }
         connected.sort { $0.prefixLength > $1.prefixLength }
         if let gateway {
-            guard connected.contains(where: { $0.network == gateway.masked(prefixLength: $0.prefixLength) }) else {
+            guard connected.contains(where: {
+                $0.network.isIPv4 == gateway.isIPv4 && $0.network == gateway.masked(prefixLength: $0.prefixLength)
+            }) else {
                 throw .configuration("gateway \(gateway) is not on a connected subnet of the data-plane interfaces")
             }
         }
@@ -47,10 +50,18 @@ public struct RouteTable: Sendable {
         return nil
     }
 
-    /// The hop toward `destination`: directly when connected, else through the gateway.
+    /// The hop toward `destination`: directly when connected, else through the gateway of its
+    /// address family.
     public func route(_ destination: IPAddress) -> Hop? {
         if let c = connectedRoute(destination) { return Hop(interface: c.interface, nextHop: destination) }
-        if let g = gateway, let c = connectedRoute(g) { return Hop(interface: c.interface, nextHop: g) }
+        if let g = gateway, g.isIPv4 == destination.isIPv4, let c = connectedRoute(g) {
+            return Hop(interface: c.interface, nextHop: g)
+        }
         return nil
     }
+}
+
+extension IPAddress {
+    /// fe80::/10.
+    var isLinkLocal: Bool { !isIPv4 && bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80 }
 }

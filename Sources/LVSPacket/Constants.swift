@@ -58,8 +58,10 @@ public enum ICMPv6Type {
     public static let parameterProblem: UInt8 = 4
     public static let echoRequest: UInt8 = 128
     public static let echoReply: UInt8 = 129
+    public static let routerSolicitation: UInt8 = 133
     public static let neighborSolicitation: UInt8 = 135
     public static let neighborAdvertisement: UInt8 = 136
+    public static let redirect: UInt8 = 137
 
     public static let codePortUnreachable: UInt8 = 4
 }

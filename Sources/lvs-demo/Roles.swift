@@ -5,11 +5,30 @@ import Glibc
 /// `lvs-demo serve NAME PORT`: an HTTP/1.1 server that answers every request with its own name
 /// (keep-alive honoured, `Connection: close` and HTTP/1.0 close). One thread per connection.
 func serveHTTP(name: String, port: UInt16) -> Int32 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    // Dual-stack: one IPv6 socket with V6ONLY off takes IPv4 clients too (as ::ffff:a.b.c.d).
+    var fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
     var one: Int32 = 1
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-    var addr = Net.ipv4("0.0.0.0", port)
-    guard Net.withSockaddr(&addr, { bind(fd, $0, $1) }) == 0 else { Net.fail("bind port \(port)") }
+    var zero: Int32 = 0
+    if fd >= 0 {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &zero, socklen_t(MemoryLayout<Int32>.size))
+        var a6 = sockaddr_in6()
+        a6.sin6_family = sa_family_t(AF_INET6)
+        a6.sin6_port = port.bigEndian
+        let r = withUnsafePointer(to: &a6) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+        if r != 0 {
+            close(fd)
+            fd = -1
+        }
+    }
+    if fd < 0 {  // no IPv6 in this namespace: IPv4 only
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = Net.ipv4("0.0.0.0", port)
+        guard Net.withSockaddr(&addr, { bind(fd, $0, $1) }) == 0 else { Net.fail("bind port \(port)") }
+    }
     guard listen(fd, 1024) == 0 else { Net.fail("listen") }
     let body = Array("\(name)\n".utf8)
     while true {

@@ -34,7 +34,7 @@ curl_split() {
 conn_count() { lvsadm -L -n -c | tail -n +3 | grep -c . ; }
 
 echo "== lab"
-lab_up $P 3
+LAB_IPV6=1 lab_up $P 3
 for i in 1 2 3; do
     ip netns exec $P-r$i "$BIN/lvs-demo" serve rs$i 8080 & disown
     ip netns exec $P-r$i "$BIN/lvs-demo" udp-echo rs$i 5353 & disown
@@ -56,6 +56,14 @@ done
     scheduler: rr
     real_servers:
       - {address: $(lab_server_ip 1), port: 5454}
+  - protocol: tcp
+    address: $LAB_VIP6
+    port: 80
+    scheduler: rr
+    real_servers:
+      - {address: $(lab_server_ip6 1), port: 8080}
+      - {address: $(lab_server_ip6 2), port: 8080}
+      - {address: $(lab_server_ip6 3), port: 8080}
 metrics_listen: 127.0.0.1:9117
 timeouts: {tcp: 30, tcpfin: 2, udp: 5, time_wait: 2, close: 2, close_wait: 2, last_ack: 2, syn_recv: 5}
 YAML
@@ -142,6 +150,12 @@ fi
 lvsadm -E -t $LAB_VIP:80 -s wrr
 r=$(curl_split 40)
 [ "$r" = "rs1 16 rs2 16 rs3 8 errors 0" ] && ok "new connections follow the new table (weights 2:2:1): $r" || bad "after changes" "$r" "$(lvsadm -L -n)"
+
+# 7b. IPv6 through NAT: neighbour discovery for the VIP by the data plane, rr over 3 servers.
+r6=""
+for i in $(seq 30); do r6+="$(inc curl -s -m 5 -g "http://[$LAB_VIP6]/" || echo ERR) "; done
+c1=$(echo "$r6" | tr ' ' '\n' | grep -c '^rs1$'); c2=$(echo "$r6" | tr ' ' '\n' | grep -c '^rs2$'); c3=$(echo "$r6" | tr ' ' '\n' | grep -c '^rs3$')
+[ "$c1 $c2 $c3" = "10 10 10" ] && ok "IPv6: 30 curl requests to [$LAB_VIP6], rr 10/10/10" || bad "IPv6 NAT" "rs1 $c1 rs2 $c2 rs3 $c3" "$(echo "$r6" | head -c 300)"
 
 # 8. UDP through NAT.
 out=$(inc "$BIN/lvs-demo" udp-client $LAB_VIP 53 30)

@@ -9,11 +9,16 @@
 # lab_down deletes everything lab_up made, whatever state it is in.
 
 LAB_VIP=10.0.1.100
+# With LAB_IPV6=1 the lab is dual-stack: client fd00:1::2, director fd00:1::1 / fd00:10::1,
+# server I fd00:10::(1+I), VIP6 fd00:1::100.
+LAB_VIP6=fd00:1::100
+LAB_CLIENT6=fd00:1::2
 LAB_CLIENT=10.0.1.2
 LAB_DIP_EXT=10.0.1.1
 LAB_DIP_INT=192.168.10.1
 
 lab_server_ip() { echo "192.168.10.$((1 + $1))"; }
+lab_server_ip6() { echo "fd00:10::$((1 + $1))"; }
 
 # lab_up PREFIX NSERVERS
 lab_up() {
@@ -23,27 +28,40 @@ lab_up() {
     ip netns add "$P-d"
     ip netns add "$P-sw"
     for ns in "$P-c" "$P-d" "$P-sw"; do ip -n "$ns" link set lo up; done
+    local v6=${LAB_IPV6:-0} off=1
+    [ "$v6" = 1 ] && off=0
     ip netns exec "$P-d" sysctl -qw net.ipv4.ip_forward=0
-    ip netns exec "$P-d" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-    ip netns exec "$P-c" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+    ip netns exec "$P-d" sysctl -qw net.ipv6.conf.all.forwarding=0
+    ip netns exec "$P-d" sysctl -qw net.ipv6.conf.all.disable_ipv6=$off
+    ip netns exec "$P-d" sysctl -qw net.ipv6.conf.default.disable_ipv6=$off
+    ip netns exec "$P-c" sysctl -qw net.ipv6.conf.all.disable_ipv6=$off
+    ip netns exec "$P-c" sysctl -qw net.ipv6.conf.default.disable_ipv6=$off
 
     ip link add c0 netns "$P-c" type veth peer name d0 netns "$P-d"
     ip -n "$P-c" addr add $LAB_CLIENT/24 dev c0
     ip -n "$P-d" addr add $LAB_DIP_EXT/24 dev d0
+    if [ "$v6" = 1 ]; then
+        ip -n "$P-c" addr add $LAB_CLIENT6/64 dev c0 nodad
+        ip -n "$P-d" addr add fd00:1::1/64 dev d0 nodad
+    fi
 
     ip -n "$P-sw" link add br0 type bridge
     ip -n "$P-sw" link set br0 up
     ip link add d1 netns "$P-d" type veth peer name sw-d netns "$P-sw"
     ip -n "$P-d" addr add $LAB_DIP_INT/24 dev d1
+    [ "$v6" = 1 ] && ip -n "$P-d" addr add fd00:10::1/64 dev d1 nodad
     ip -n "$P-sw" link set sw-d master br0 up
     for i in $(seq "$N"); do
         ip netns add "$P-r$i"
         ip -n "$P-r$i" link set lo up
-        ip netns exec "$P-r$i" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+        ip netns exec "$P-r$i" sysctl -qw net.ipv6.conf.all.disable_ipv6=$off
+        ip netns exec "$P-r$i" sysctl -qw net.ipv6.conf.default.disable_ipv6=$off
         ip link add eth0 netns "$P-r$i" type veth peer name "sw-r$i" netns "$P-sw"
         ip -n "$P-r$i" addr add "$(lab_server_ip "$i")/24" dev eth0
+        [ "$v6" = 1 ] && ip -n "$P-r$i" addr add "$(lab_server_ip6 "$i")/64" dev eth0 nodad
         ip -n "$P-r$i" link set eth0 up
         ip -n "$P-r$i" route add default via $LAB_DIP_INT
+        [ "$v6" = 1 ] && ip -n "$P-r$i" -6 route add default via fd00:10::1
         ip -n "$P-sw" link set "sw-r$i" master br0 up
     done
     ip -n "$P-c" link set c0 up

@@ -48,6 +48,10 @@ int clinuxnet_if_info(const char *ifname, int *ifindex, uint8_t mac[6], int *mtu
 /// Returns how many, or -errno.
 int clinuxnet_if_ipv4(const char *ifname, uint32_t *addrs, uint8_t *prefixes, int max);
 
+/// Up to `max` IPv6 addresses of an interface (16 bytes each, network order) with their prefix
+/// lengths, link-local ones included. Returns how many, or -errno.
+int clinuxnet_if_ipv6(const char *ifname, uint8_t *addrs, uint8_t *prefixes, int max);
+
 /// Blocks until one of `fds` (at most 63) is readable or `timeout_ms` passes. Returns a bit mask
 /// of the readable ones (bit i for fds[i]; 0 on timeout), or -errno.
 int64_t clinuxnet_poll_in(const int *fds, int n, int timeout_ms);

@@ -12,6 +12,9 @@ extension Director {
             ? (type == ICMPv4Type.destinationUnreachable || type == ICMPv4Type.sourceQuench
                 || type == ICMPv4Type.timeExceeded)
             : type < 128
+        // Neighbour discovery (router/neighbour solicitations and advertisements, redirects) is the
+        // data plane's business, like ARP: it answers for VIPs and learns neighbours from it.
+        if !v4 && type >= ICMPv6Type.routerSolicitation && type <= ICMPv6Type.redirect { return notOurs() }
         let toVIP = index.isVIP(p.dst)
         guard isError else {
             guard toVIP else { return notOurs() }

@@ -131,3 +131,16 @@ import Testing
         #expect(d.counters[.noDestination] == 1)
     }
 }
+
+/// Neighbour discovery for a VIP goes to the data plane untouched (it answers, as for ARP).
+@Suite struct NeighborDiscoveryPassThroughTests {
+    @Test(arguments: [ICMPv6Type.neighborSolicitation, ICMPv6Type.neighborAdvertisement, ICMPv6Type.routerSolicitation])
+    func ndpToAVIPIsNotTheEnginesBusiness(type: UInt8) {
+        let h = FrameHarness(Lab.director())
+        let frame = Lab.eth().ipv6(src: Lab.client6, dst: Lab.vip6, hopLimit: 255).icmp(type: type)
+            .payload(Lab.vip6.bytes).bytes()
+        let (verdict, out) = h.run(frame)
+        #expect(verdict == .notOurs)
+        #expect(out == frame)
+    }
+}
