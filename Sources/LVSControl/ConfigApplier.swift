@@ -29,6 +29,9 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
                old.schedulerFlags != 0 || spec.schedulerFlags != 0 {
                 parts.append("scheduler_flags \(Self.flags(old)) -> \(Self.flags(spec))")
             }
+            if spec.persistence != old.persistence {
+                parts.append("persistence \(Self.persistence(old)) -> \(Self.persistence(spec))")
+            }
             return "edit service \(Self.name(spec.key)): " + parts.joined(separator: ", ")
         case .editDestination(let key, let d, let old):
             var parts: [String] = []
@@ -43,10 +46,10 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
             return "edit real server \(Endpoint(d.address, d.port)) of \(Self.name(key)): "
                 + parts.joined(separator: ", ")
         case .addService(let spec):
-            if spec.schedulerFlags != 0 {
-                return "add service \(Self.name(spec.key)) (scheduler \(spec.scheduler), scheduler_flags \(Self.flags(spec)))"
-            }
-            return "add service \(Self.name(spec.key)) (scheduler \(spec.scheduler))"
+            var text = "add service \(Self.name(spec.key)) (scheduler \(spec.scheduler)"
+            if spec.schedulerFlags != 0 { text += ", scheduler_flags \(Self.flags(spec))" }
+            if spec.persistence != nil { text += ", persistence \(Self.persistence(spec))" }
+            return text + ")"
         case .addDestination(let key, let d):
             var text = "add real server \(Endpoint(d.address, d.port)) to \(Self.name(key)) (\(Self.method(d.method)), "
                 + "weight \(d.weight)"
@@ -74,6 +77,13 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
     /// `[sh-fallback, sh-port]`, as the configuration file writes them.
     static func flags(_ spec: ServiceSpec) -> String {
         "[" + SchedulerFlagNames.names(spec.schedulerFlags, scheduler: spec.scheduler).joined(separator: ", ") + "]"
+    }
+
+    /// `{timeout: 360, netmask: 255.255.255.0}`, or `none`.
+    static func persistence(_ spec: ServiceSpec) -> String {
+        guard let p = spec.persistence else { return "none" }
+        let mask = spec.key.address.isIPv4 ? IPAddress(v4: p.netmask).description : String(p.prefixLength)
+        return "{timeout: \(p.timeout / 1000), netmask: \(mask)}"
     }
 
     /// The configuration file's names: nat, dr.

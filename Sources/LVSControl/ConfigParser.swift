@@ -52,7 +52,9 @@ struct ConfigParser {
     static let topKeys = ["control_socket", "metrics_listen", "connection_capacity", "interfaces", "gateway",
                           "timeouts", "services"]
     static let timeoutKeys = ["tcp", "tcpfin", "udp"] + ConfigTimeouts.stateKeys.keys.sorted()
-    static let serviceKeys = ["protocol", "address", "port", "scheduler", "scheduler_flags", "real_servers"]
+    static let serviceKeys = ["protocol", "address", "port", "scheduler", "scheduler_flags", "persistence",
+                              "real_servers"]
+    static let persistenceKeys = ["timeout", "netmask"]
     static let serverKeys = ["address", "port", "weight", "method", "upper_threshold", "lower_threshold"]
 
     /// The longest unix socket path (sun_path is 108 bytes with the terminating NUL).
@@ -342,6 +344,8 @@ struct ConfigParser {
         var flags: UInt32 = 0
         if let v = f.optional("scheduler_flags") { flags = try schedulerFlags(v, scheduler: scheduler) }
         let key = ServiceKey(proto, vip, port)
+        var persistence: Persistence? = nil
+        if let v = f.optional("persistence") { persistence = try self.persistence(v, of: key) }
         var servers: [DestinationSpec] = []
         if let v = f.optional("real_servers") {
             guard case .sequence(let seq) = v else {
@@ -358,7 +362,34 @@ struct ConfigParser {
                 servers.append(d)
             }
         }
-        return ConfiguredService(ServiceSpec(key, scheduler: scheduler, schedulerFlags: flags), servers)
+        return ConfiguredService(
+            ServiceSpec(key, scheduler: scheduler, schedulerFlags: flags, persistence: persistence), servers)
+    }
+
+    /// `persistence: {timeout: 360, netmask: 255.255.255.0}` (ipvsadm -p/-M; `{}` takes the defaults:
+    /// 360 s, /32). IPv6 services give the netmask as a prefix length (`netmask: 64`).
+    func persistence(_ node: Node, of key: ServiceKey) throws(ConfigError) -> Persistence {
+        let f = try fields(node, "'persistence'", allowed: Self.persistenceKeys)
+        var p = Persistence()
+        if let v = f.optional("timeout") {
+            let seconds: UInt64 = try integer(v, "timeout", 1...UInt64(86_400 * 31))
+            p.timeout = seconds * 1000
+        }
+        if let v = f.optional("netmask") {
+            if key.address.isIPv4 {
+                let text = try string(v, "netmask")
+                guard let a = IPAddress(text), a.isIPv4 else {
+                    throw error(v, "'netmask' must be a dotted IPv4 netmask such as 255.255.255.0, got '\(text)'")
+                }
+                p.netmask = a.v4
+            } else {
+                p.prefixLength = try integer(v, "netmask", 1...128)
+            }
+        }
+        if key.port == 21 {
+            throw error(node, "persistent FTP services (port 21) are not supported yet (issue #5)")
+        }
+        return p
     }
 
     /// `scheduler_flags: [sh-port, sh-fallback]`: ipvsadm's -b names, each valid for the

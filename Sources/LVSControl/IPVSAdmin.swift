@@ -199,6 +199,8 @@ public struct IPVSAdmin: Sendable {
               --scheduler    -s scheduler   one of \(SchedulerRegistry.names.joined(separator: "|")) (default \(SchedulerRegistry.defaultName))
               --sched-flags  -b flags       comma list: sh-fallback,sh-port (sh), mh-fallback,mh-port (mh),
                                             flag-1,flag-2,flag-3 (any)
+              --persistent   -p [timeout]   persistent service (default 360 s, 1 s .. 31 days)
+              --netmask      -M netmask     persistent granularity mask (IPv4 dotted, IPv6 prefix length)
               --real-server  -r address[:port]
               --gatewaying   -g   direct routing (default)
               --masquerading -m   NAT
@@ -216,8 +218,8 @@ public struct IPVSAdmin: Sendable {
               --tun-info          list tunnel information
               --nosort            do not sort services and servers
 
-            Not supported yet: persistence (-p, -M, --pe), firewall marks (-f), one-packet scheduling
-            (-o), tunneling (-i), SCTP, the sync daemon.
+            Not supported yet: persistent port-0 and FTP services, persistence engines (--pe), firewall
+            marks (-f), one-packet scheduling (-o), tunneling (-i), SCTP, the sync daemon.
 
             """
     }

@@ -354,6 +354,11 @@ struct IPVSParser {
     var fwmark: UInt32 = 0
     var scheduler = ""
     var persistent = false
+    /// -p value in seconds (ipvsadm's default 360 when -p has none).
+    var persistTimeout = 360
+    /// -M: IPv4 netmask (host order) or IPv6 prefix length.
+    var persistNetmask: UInt32 = .max
+    var persistPrefix = 128
     var schedFlags = ""
     /// The `-b` flags as bits (`parse_sched_flags`).
     var schedulerFlags: UInt32 = 0
@@ -447,16 +452,18 @@ struct IPVSParser {
         case .persistent:
             try set(.persistent)
             persistent = true
-            if present { _ = try timeout(value, min: 1) }
+            if present { persistTimeout = try timeout(value, min: 1) }
         case .netmask:
             try set(.netmask)
             if serviceFamily != 6 {
-                guard IPVSParser.inetAton(value) != nil else {
+                guard let mask = IPVSParser.inetAton(value) else {
                     throw .usage("illegal virtual server persistent mask specified")
                 }
+                persistNetmask = mask
             } else {
                 let bits = IPVSParser.atoi(value)
                 guard (1...128).contains(bits) else { throw .usage("illegal ipv6 netmask specified") }
+                persistPrefix = bits
             }
         case .realServer:
             try set(.server)
@@ -693,8 +700,12 @@ struct IPVSParser {
 
         let key = ServiceKey(serviceKind == .udp ? .udp : .tcp, serviceAddress, servicePort)
         switch command {
-        case .add: return .addService(ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags))
-        case .edit: return .editService(ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags))
+        case .add, .edit:
+            let persistence = persistent
+                ? Persistence(timeout: UInt64(persistTimeout) * 1000, netmask: persistNetmask, prefixLength: persistPrefix)
+                : nil
+            let spec = ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence)
+            return command == .add ? .addService(spec) : .editService(spec)
         case .delete: return .deleteService(key)
         case .flush: return .clear
         case .list:
@@ -723,8 +734,16 @@ struct IPVSParser {
             throw .unsupported("Firewall-mark services (-f) are not supported yet (issue #5)")
         }
         if serviceKind == .sctp { throw .unsupported("SCTP services (--sctp-service) are not supported") }
-        if has(.persistent) || has(.netmask) || has(.persistenceEngine) {
-            throw .unsupported("Persistent services (-p, -M, --pe) are not supported yet (issue #5)")
+        if has(.persistenceEngine) {
+            throw .unsupported("Persistence engines (--pe) are not supported yet (issue #5)")
+        }
+        if persistent && (command == .add || command == .edit) {
+            if servicePort == 0 {
+                throw .unsupported("Persistent port-0 (all ports) services are not supported yet (issue #5)")
+            }
+            if servicePort == 21 {
+                throw .unsupported("Persistent FTP services (port 21) are not supported yet (issue #5)")
+            }
         }
         if has(.onePacket) { throw .unsupported("One-packet scheduling (-o, --ops) is not supported yet (issue #5)") }
         if (command == .addDest || command == .editDest) && forward == .tunnel {

@@ -59,6 +59,10 @@ public enum IPVSListing {
         for s in sorted(services) {
             let svc = (s.key.proto == .tcp ? "-t " : "-u ") + Endpoint(s.key.address, s.key.port).description
             out += "-A \(svc) -s \(s.scheduler)"
+            if let p = s.persistence {
+                out += " -p \(p.timeout / 1000)"
+                if let mask = persistenceMask(p, ipv4: s.key.address.isIPv4) { out += " -M \(mask)" }
+            }
             if let flags = SchedulerFlagNames.list(s.schedulerFlags, scheduler: s.scheduler) { out += " -b \(flags)" }
             out += "\n"
             for d in sortedDestinations(s) {
@@ -86,6 +90,16 @@ public enum IPVSListing {
                 + c.destination.description + "\n"
         }
         return out
+    }
+
+    /// The persistence mask as ipvsadm prints it (dotted IPv4, IPv6 prefix length), or nil when it
+    /// is the full /32 or /128 (not printed).
+    static func persistenceMask(_ p: Persistence, ipv4: Bool) -> String? {
+        if ipv4 {
+            guard p.netmask != .max else { return nil }
+            return IPAddress(v4: p.netmask).description
+        }
+        return p.prefixLength == 128 ? nil : String(p.prefixLength)
     }
 
     /// `ipvsadm -L --timeout`.
@@ -144,6 +158,10 @@ public enum IPVSListing {
         } else {
             out = name + " " + s.scheduler
             if let flags = SchedulerFlagNames.list(s.schedulerFlags, scheduler: s.scheduler) { out += " (\(flags))" }
+            if let p = s.persistence {
+                out += " persistent \(p.timeout / 1000)"
+                if let mask = persistenceMask(p, ipv4: s.key.address.isIPv4) { out += " mask \(mask)" }
+            }
         }
         out += "\n"
         for d in format.contains(.noSort) ? s.destinations : sortedDestinations(s) {

@@ -19,9 +19,11 @@ extension Director {
         guard let scheduler = SchedulerRegistry.make(spec.scheduler) else { throw .schedulerNotFound(spec.scheduler) }
         guard let free = records.firstIndex(where: { $0 == nil }) else { throw .tooManyServices }
         scheduler.flags = spec.schedulerFlags
-        records[free] = ServiceRecord(
+        let record = ServiceRecord(
             key: spec.key, slot: free, schedulerName: spec.scheduler, scheduler: scheduler,
             schedulerFlags: spec.schedulerFlags)
+        records[free] = record
+        setPersistence(spec.persistence, record)
         serviceStats[free] = TrafficCounters()
         rebuildIndex()
     }
@@ -32,6 +34,7 @@ extension Director {
     public func editService(_ spec: ServiceSpec) throws(DirectorError) {
         guard let s = slot(of: spec.key), let record = records[s] else { throw .noSuchService }
         try validateFlags(spec)
+        setPersistence(spec.persistence, record)
         guard record.schedulerName != spec.scheduler else {
             record.schedulerFlags = spec.schedulerFlags
             record.scheduler.flags = spec.schedulerFlags
@@ -48,7 +51,10 @@ extension Director {
     /// ipvsadm -D: removes the service, its servers and its connections.
     public func removeService(_ key: ServiceKey) throws(DirectorError) {
         guard let s = slot(of: key), let record = records[s] else { throw .noSuchService }
+        // Connections first, then the templates they point at.
+        expireConnections { $0.service == UInt16(s) && $0.flags & Connection.flagTemplate == 0 }
         expireConnections { $0.service == UInt16(s) }
+        persistTimeouts[s] = 0
         for ds in record.destSlots {
             dests[Int(ds)] = DestinationState()
             freeDestSlots.append(ds)
@@ -154,7 +160,28 @@ extension Director {
 
     // MARK: Helpers
 
+    /// Turns persistence on, off or changes it in place (ipvsadm -E): existing templates keep
+    /// their destinations and expiry; the new timeout and mask apply to templates made from now on.
+    /// Templates of a service whose persistence is turned off expire on their timers.
+    func setPersistence(_ p: Persistence?, _ record: ServiceRecord) {
+        record.persistence = p
+        record.persistMask = p?.mask(ipv4: record.key.address.isIPv4) ?? IPAddress(hi: .max, lo: .max)
+        persistTimeouts[record.slot] = p?.timeout ?? 0
+    }
+
     func validateFlags(_ spec: ServiceSpec) throws(DirectorError) {
+        if let p = spec.persistence {
+            guard Persistence.timeoutRange.contains(p.timeout) else {
+                throw .invalid("persistence timeout must be 1 s .. 31 days")
+            }
+            guard spec.key.port != 0 else {
+                throw .invalid("persistent port-0 (all ports) services are not supported yet (issue #5)")
+            }
+            guard spec.key.port != 21 else {
+                throw .invalid("persistent FTP (port 21) services are not supported yet (issue #5)")
+            }
+            guard (0...128).contains(p.prefixLength) else { throw .invalid("illegal ipv6 netmask specified") }
+        }
         guard spec.schedulerFlags & ~SchedulerFlags.all == 0 else {
             throw .invalid("scheduler flags must be a combination of SCHED1, SCHED2 and SCHED3 (0x38)")
         }

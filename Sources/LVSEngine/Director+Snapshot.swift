@@ -8,10 +8,12 @@ public struct ServiceSnapshot: Sendable, Equatable {
     public var schedulerFlags: UInt32
     public var stats: TrafficCounters
     public var destinations: [DestinationSnapshot]
+    public var persistence: Persistence?
 
     public init(key: ServiceKey, scheduler: String, stats: TrafficCounters, destinations: [DestinationSnapshot],
-                schedulerFlags: UInt32 = 0) {
+                schedulerFlags: UInt32 = 0, persistence: Persistence? = nil) {
         self.key = key
+        self.persistence = persistence
         self.scheduler = scheduler
         self.schedulerFlags = schedulerFlags
         self.stats = stats
@@ -19,7 +21,9 @@ public struct ServiceSnapshot: Sendable, Equatable {
     }
 
     /// The spec that recreates this service (`ipvsadm -S`, configuration reloads).
-    public var spec: ServiceSpec { ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags) }
+    public var spec: ServiceSpec {
+        ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence)
+    }
 }
 
 /// A real server as listings show it.
@@ -63,6 +67,8 @@ public struct ConnectionSnapshot: Sendable, Equatable {
     public var client: Endpoint
     public var virtual: Endpoint
     public var destination: Endpoint
+    /// A persistence template (client = client network, port 0; state "NONE").
+    public var isTemplate: Bool = false
 }
 
 extension Director {
@@ -72,7 +78,8 @@ extension Director {
             guard let r else { return nil }
             return ServiceSnapshot(
                 key: r.key, scheduler: r.schedulerName, stats: serviceStats[r.slot],
-                destinations: r.destSlots.map { destinationSnapshot(dests[Int($0)]) }, schedulerFlags: r.schedulerFlags)
+                destinations: r.destSlots.map { destinationSnapshot(dests[Int($0)]) }, schedulerFlags: r.schedulerFlags,
+                persistence: r.persistence)
         }
     }
 
@@ -91,13 +98,14 @@ extension Director {
         for i in 0..<table.capacity {
             let c = table.entries[i]
             guard c.flags & Connection.flagInUse != 0 else { continue }
-            let proto = TransportProtocol(rawValue: c.proto) ?? .tcp
+            let template = c.flags & Connection.flagTemplate != 0
+            let proto = TransportProtocol(rawValue: c.proto & ~Connection.templateProto) ?? .tcp
             out.append(ConnectionSnapshot(
                 proto: proto,
-                state: proto == .udp ? "UDP" : TCPState(rawValue: c.state)!.description,
+                state: template ? "NONE" : proto == .udp ? "UDP" : TCPState(rawValue: c.state)!.description,
                 expiresIn: c.expires > now.milliseconds ? c.expires - now.milliseconds : 0,
                 client: Endpoint(c.client, c.clientPort), virtual: Endpoint(c.virtual, c.virtualPort),
-                destination: Endpoint(c.dest, c.destPort)))
+                destination: Endpoint(c.dest, c.destPort), isTemplate: template))
         }
         return out
     }

@@ -17,13 +17,18 @@ public struct DirectorConfiguration: Sendable {
     public var expireNodestConn: Bool
     /// Answer ICMP port-unreachable when a service has no usable real server (IPVS ip_vs_leave).
     public var icmpOnNoDestination: Bool
+    /// A persistence template whose server has weight 0 is invalid (IPVS expire_quiescent_template,
+    /// off by default as in IPVS: quiesced servers keep their persistent clients).
+    public var expireQuiescentTemplate: Bool
     /// Called once for each large table allocation before it is first touched, so the caller can
     /// advise the kernel (e.g. madvise(MADV_HUGEPAGE)); the engine itself makes no system calls.
     public var memoryAdvisor: MemoryAdvisor?
 
     public init(connectionCapacity: Int = 1 << 20, maxServices: Int = 1024, maxDestinations: Int = 16384,
                 seed: UInt64 = 0x5357_4c56_5331, timeouts: Timeouts = .ipvsDefaults,
-                expireNodestConn: Bool = true, icmpOnNoDestination: Bool = true, memoryAdvisor: MemoryAdvisor? = nil) {
+                expireNodestConn: Bool = true, icmpOnNoDestination: Bool = true, expireQuiescentTemplate: Bool = false,
+                memoryAdvisor: MemoryAdvisor? = nil) {
+        self.expireQuiescentTemplate = expireQuiescentTemplate
         self.connectionCapacity = connectionCapacity
         self.maxServices = maxServices
         self.maxDestinations = maxDestinations
@@ -57,6 +62,8 @@ public final class Director {
     @usableFromInline let stateTable: UnsafeMutablePointer<UInt8>
     @usableFromInline let tcpTimeouts: UnsafeMutablePointer<UInt64>
     @usableFromInline var udpTimeout: UInt64
+    /// Persistence timeout (ms) per service slot; 0 = not persistent.
+    @usableFromInline let persistTimeouts: UnsafeMutablePointer<UInt64>
     @usableFromInline var rng: UInt64
     /// Where batch warming stores what it loaded, so the loads are not optimised away.
     @usableFromInline var warmSink: UInt32 = 0
@@ -95,6 +102,8 @@ public final class Director {
         tcpTimeouts = .allocate(capacity: TCPState.allCases.count)
         tcpTimeouts.initialize(from: configuration.timeouts.tcp, count: TCPState.allCases.count)
         udpTimeout = configuration.timeouts.udp
+        persistTimeouts = .allocate(capacity: configuration.maxServices)
+        persistTimeouts.initialize(repeating: 0, count: configuration.maxServices)
         rng = configuration.seed | 1
     }
 
@@ -106,6 +115,7 @@ public final class Director {
         hot.deallocate()
         stateTable.deallocate()
         tcpTimeouts.deallocate()
+        persistTimeouts.deallocate()
     }
 
     // MARK: The per-packet entry point
@@ -138,9 +148,19 @@ public final class Director {
     @discardableResult
     public func advance(to now: Timestamp) -> Int {
         let dests = self.dests
+        let persistTimeouts = self.persistTimeouts
         let n = table.advance(to: now) { t, i in
-            Director.unbind(t.entries + Int(i), dests)
+            let e = t.entries + Int(i)
+            if e.pointee.nControl > 0 {
+                // A template with controlled connections cannot expire: re-arm it (IPVS retries).
+                e.pointee.expires = now.milliseconds &+ max(persistTimeouts[Int(e.pointee.service)], 1000)
+                t.wheelInsert(i)
+                return false
+            }
+            Director.unbind(e, dests)
+            Director.releaseControl(t.entries, e, now.milliseconds, persistTimeouts)
             t.release(i)
+            return true
         }
         hot[Counter.expired] &+= UInt64(n)
         if removedDestinationsPending > 0 { reapDestinations() }

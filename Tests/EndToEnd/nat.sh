@@ -64,6 +64,15 @@ done
       - {address: $(lab_server_ip6 1), port: 8080}
       - {address: $(lab_server_ip6 2), port: 8080}
       - {address: $(lab_server_ip6 3), port: 8080}
+  - protocol: tcp
+    address: $LAB_VIP
+    port: 81
+    scheduler: rr
+    persistence: {timeout: 60}
+    real_servers:
+      - {address: $(lab_server_ip 1), port: 8080}
+      - {address: $(lab_server_ip 2), port: 8080}
+      - {address: $(lab_server_ip 3), port: 8080}
 metrics_listen: 127.0.0.1:9117
 timeouts: {tcp: 30, tcpfin: 2, udp: 5, time_wait: 2, close: 2, close_wait: 2, last_ack: 2, syn_recv: 5}
 YAML
@@ -156,6 +165,17 @@ r6=""
 for i in $(seq 30); do r6+="$(inc curl -s -m 5 -g "http://[$LAB_VIP6]/" || echo ERR) "; done
 c1=$(echo "$r6" | tr ' ' '\n' | grep -c '^rs1$'); c2=$(echo "$r6" | tr ' ' '\n' | grep -c '^rs2$'); c3=$(echo "$r6" | tr ' ' '\n' | grep -c '^rs3$')
 [ "$c1 $c2 $c3" = "10 10 10" ] && ok "IPv6: 30 curl requests to [$LAB_VIP6], rr 10/10/10" || bad "IPv6 NAT" "rs1 $c1 rs2 $c2 rs3 $c3" "$(echo "$r6" | head -c 300)"
+
+# 7c. Persistence: with -p 60 on VIP:81, every new connection of this client goes to one server.
+p=""
+for i in $(seq 12); do p+="$(inc curl -s -m 5 http://$LAB_VIP:81/ || echo ERR) "; done
+distinct=$(echo "$p" | tr ' ' '\n' | grep -E '^rs[123]$' | sort | uniq -c)
+if [ "$(echo "$distinct" | wc -l)" = 1 ] && echo "$distinct" | grep -qE '^ +12 rs[123]$' \
+    && lvsadm -L -n | grep -qE "^TCP  $LAB_VIP:81 rr persistent 60\$"; then
+    ok "persistence: 12 connections from one client all went to $(echo $distinct | awk '{print $2}'); listing shows 'persistent 60'"
+else
+    bad "persistence" "$p" "$(lvsadm -L -n | grep -A3 ':81')"
+fi
 
 # 8. UDP through NAT.
 out=$(inc "$BIN/lvs-demo" udp-client $LAB_VIP 53 30)

@@ -42,6 +42,32 @@ import Testing
         #expect(try parse("-A -t 10.0.0.100:80 -s nope") == .addService(ServiceSpec(web, scheduler: "nope")))
     }
 
+    @Test func persistentServices() throws {
+        func spec(_ timeout: UInt64, _ mask: UInt32 = .max) -> ServiceSpec {
+            ServiceSpec(web, scheduler: "rr", persistence: Persistence(timeout: timeout * 1000, netmask: mask))
+        }
+        #expect(try parse("-A -t 10.0.0.100:80 -s rr -p") == .addService(spec(360)))
+        #expect(try parse("-A -t 10.0.0.100:80 -s rr -p 600") == .addService(spec(600)))
+        #expect(try parse("-A -t 10.0.0.100:80 -s rr --persistent=60 -M 255.255.255.0")
+            == .addService(spec(60, 0xffff_ff00)))
+        #expect(try parse("-E -t 10.0.0.100:80 -s rr -p 60 --netmask 255.255.0.0") == .editService(spec(60, 0xffff_0000)))
+        // -p followed by another option takes the default timeout.
+        #expect(try parse("-A -t 10.0.0.100:80 -p -s rr") == .addService(spec(360)))
+        #expect(try parse("-A -t 10.0.0.100:80 -s rr -p 2678400") == .addService(spec(2_678_400)))
+        let v6 = ServiceKey(.udp, IPAddress("2001:db8::1")!, 53)
+        #expect(try parse("-A -u [2001:db8::1]:53 -s rr -p 60 -M 64")
+            == .addService(ServiceSpec(v6, scheduler: "rr", persistence: Persistence(timeout: 60_000, prefixLength: 64))))
+        // -E without -p turns persistence off, as ipvsadm does.
+        #expect(try parse("-E -t 10.0.0.100:80 -s rr") == .editService(ServiceSpec(web, scheduler: "rr")))
+        #expect(failure("-A -t 10.0.0.100:80 -p 0") == IPVSCommandError(.usage, "invalid timeout value `0' specified"))
+        #expect(failure("-A -t 10.0.0.100:80 -p 2678401")
+            == IPVSCommandError(.usage, "invalid timeout value `2678401' specified"))
+        #expect(failure("-A -t 10.0.0.100:80 -p 60 -M 255.255.255.256")
+            == IPVSCommandError(.usage, "illegal virtual server persistent mask specified"))
+        #expect(failure("-A -u [2001:db8::1]:53 -p 60 -M 129") == IPVSCommandError(.usage, "illegal ipv6 netmask specified"))
+    }
+
+
     @Test func servers() throws {
         #expect(try parse("-a -t 10.0.0.100:80 -r 192.168.10.2:8080 -m -w 3")
             == .addServer(DestinationSpec(address: rip, port: 8080, weight: 3, method: .masquerade), to: web))
@@ -187,11 +213,10 @@ import Testing
     // MARK: Valid ipvsadm that the engine cannot do yet
 
     @Test(arguments: [
-        ("-A -t 10.0.0.1:80 -p", "Persistent services (-p, -M, --pe) are not supported yet (issue #5)"),
         // A persistent port-0 service passes ipvsadm's check, then meets ours.
-        ("-A -t 10.0.0.1:0 -p 600", "Persistent services (-p, -M, --pe) are not supported yet (issue #5)"),
-        ("-A -u 10.0.0.1:5060 --pe sip", "Persistent services (-p, -M, --pe) are not supported yet (issue #5)"),
-        ("-E -t 10.0.0.1:80 -p 60 -M 255.255.255.0", "Persistent services (-p, -M, --pe) are not supported yet (issue #5)"),
+        ("-A -t 10.0.0.1:0 -p 600", "Persistent port-0 (all ports) services are not supported yet (issue #5)"),
+        ("-A -t 10.0.0.1:21 -p", "Persistent FTP services (port 21) are not supported yet (issue #5)"),
+        ("-A -u 10.0.0.1:5060 --pe sip", "Persistence engines (--pe) are not supported yet (issue #5)"),
         ("-A -f 7 -s rr", "Firewall-mark services (-f) are not supported yet (issue #5)"),
         ("-A -f 7 -6", "Firewall-mark services (-f) are not supported yet (issue #5)"),
         ("-a -f 7 -r 10.0.0.2", "Firewall-mark services (-f) are not supported yet (issue #5)"),

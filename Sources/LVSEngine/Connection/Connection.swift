@@ -1,6 +1,6 @@
 import LVSPacket
 
-/// One tracked connection: 88 bytes, preallocated in `ConnectionTable`, never heap-allocated.
+/// One tracked connection: 96 bytes, preallocated in `ConnectionTable`, never heap-allocated.
 ///
 /// The connection is reachable by two keys (double-nat.md, "IN and OUT entries"):
 /// IN  = (proto, client, cport, virtual, vport) for client-to-server packets;
@@ -30,6 +30,10 @@ struct Connection {
     @usableFromInline var timerNext: UInt32
     /// When the connection expires, in engine milliseconds.
     @usableFromInline var expires: UInt64
+    /// The persistence template controlling this connection (`nilIndex` when none).
+    @usableFromInline var control: UInt32
+    /// For a template: connections it controls (IPVS n_control); it does not expire while > 0.
+    @usableFromInline var nControl: UInt32
 
     /// Counted in the destination's InActConn (IPVS IP_VS_CONN_F_INACTIVE).
     @usableFromInline static let flagInactive: UInt8 = 1
@@ -37,6 +41,13 @@ struct Connection {
     @usableFromInline static let flagNoOutput: UInt8 = 2
     /// The slot holds a live connection.
     @usableFromInline static let flagInUse: UInt8 = 4
+    /// A persistence template (IPVS IP_VS_CONN_F_TEMPLATE): linked in the IN chain only, under
+    /// `proto | templateProto`, so packet lookups never match it.
+    @usableFromInline static let flagTemplate: UInt8 = 8
+    /// A template found invalid: never matched again, dies on its own timer.
+    @usableFromInline static let flagDeadTemplate: UInt8 = 16
+    /// Added to a template's protocol number in its stored key.
+    @usableFromInline static let templateProto: UInt8 = 0x80
 }
 
 /// Index value meaning "no entry".

@@ -26,13 +26,20 @@ extension Director {
     }
 
     /// Creates a connection for the first packet of a flow; returns its index or `nilIndex` with
-    /// `failure` set.
+    /// `failure` set. A persistent service goes through its template (`persistentDestination`).
     @inlinable
     func create(_ p: PacketInfo, _ svc: Int, _ now: Timestamp, failure: inout DropReason) -> UInt32 {
-        let ds = scheduleDestination(svc, p, now)
-        if ds == nilIndex {
-            failure = .noDestination
-            return nilIndex
+        var tpl = nilIndex
+        let ds: UInt32
+        if persistTimeouts[svc] != 0 {
+            ds = persistentDestination(svc, p, now, template: &tpl, failure: &failure)
+            if ds == nilIndex { return nilIndex }
+        } else {
+            ds = scheduleDestination(svc, p, now)
+            if ds == nilIndex {
+                failure = .noDestination
+                return nilIndex
+            }
         }
         let ci = table.allocate()
         if ci == nilIndex {
@@ -48,10 +55,84 @@ extension Director {
         c.pointee.service = UInt16(truncatingIfNeeded: svc)
         c.pointee.expires = now.milliseconds &+ Director.initialTimeout
         bind(c, ds)
+        attach(c, tpl)
         table.link(ci)
         serviceStats[svc].connections &+= 1
         hot[Counter.created] &+= 1
         return ci
+    }
+
+    /// Links a connection to its template (IPVS ip_vs_control_add).
+    @inlinable @inline(__always)
+    func attach(_ c: UnsafeMutablePointer<Connection>, _ tpl: UInt32) {
+        c.pointee.control = tpl
+        if tpl != nilIndex { table.entries[Int(tpl)].nControl &+= 1 }
+    }
+
+    /// The destination for a new connection of persistent service `svc` (IPVS ip_vs_sched_persist):
+    /// the valid template's, or a freshly scheduled one recorded in a new template. On success
+    /// `template` is the template and at least one table entry is left for the connection.
+    @usableFromInline
+    func persistentDestination(_ svc: Int, _ p: PacketInfo, _ now: Timestamp, template: inout UInt32,
+                               failure: inout DropReason, entriesNeeded: Int = 2) -> UInt32 {
+        guard let record = records[svc] else {
+            failure = .noDestination
+            return nilIndex
+        }
+        let timeout = persistTimeouts[svc]
+        let mask = record.persistMask
+        let cnet = IPAddress(hi: p.src.hi & mask.hi, lo: p.src.lo & mask.lo)
+        let found = table.lookupTemplate(p.l4Protocol, client: cnet, virtual: p.dst, vport: p.dstPort)
+        if found != nilIndex {
+            let t = table.entries + Int(found)
+            let d = dests[Int(t.pointee.destSlot)]
+            if d.isAvailable && !(configuration.expireQuiescentTemplate && d.weight == 0) {
+                if table.free < entriesNeeded - 1 {
+                    failure = .tableFull
+                    return nilIndex
+                }
+                refresh(found, expires: now.milliseconds &+ timeout)
+                template = found
+                return t.pointee.destSlot
+            }
+            // Invalid: never matched again; it dies on its own timer (now, if nothing uses it).
+            if t.pointee.nControl == 0 {
+                expireNow(found)
+            } else {
+                t.pointee.flags |= Connection.flagDeadTemplate
+            }
+        }
+        let ds = scheduleDestination(svc, p, now)
+        if ds == nilIndex {
+            failure = .noDestination
+            return nilIndex
+        }
+        guard table.free >= entriesNeeded else {
+            failure = .tableFull
+            return nilIndex
+        }
+        let ti = table.allocate()
+        let t = table.entries + Int(ti)
+        let dest = dests + Int(ds)
+        t.pointee.client = cnet
+        t.pointee.virtual = p.dst
+        t.pointee.clientPort = 0
+        t.pointee.virtualPort = p.dstPort
+        t.pointee.proto = p.l4Protocol | Connection.templateProto
+        t.pointee.service = UInt16(truncatingIfNeeded: svc)
+        t.pointee.dest = dest.pointee.address
+        t.pointee.destPort = dest.pointee.port
+        t.pointee.destSlot = ds
+        t.pointee.method = dest.pointee.method.rawValue
+        t.pointee.state = TCPState.none.rawValue
+        t.pointee.flags = Connection.flagTemplate
+        t.pointee.control = nilIndex
+        t.pointee.nControl = 0
+        t.pointee.expires = now.milliseconds &+ timeout
+        dest.pointee.persistConns &+= 1
+        table.link(ti)
+        template = ti
+        return ds
     }
 
     /// Points a connection (fields other than the destination already set) at destination `ds`.
@@ -69,16 +150,41 @@ extension Director {
         dest.pointee.bind()
     }
 
-    /// Releases a connection's hold on its destination.
+    /// Releases a connection's (or template's) hold on its destination.
     @usableFromInline
     static func unbind(_ c: UnsafeMutablePointer<Connection>, _ dests: UnsafeMutablePointer<DestinationState>) {
+        if c.pointee.flags & Connection.flagTemplate != 0 {
+            dests[Int(c.pointee.destSlot)].persistConns &-= 1
+            return
+        }
         dests[Int(c.pointee.destSlot)].unbind(wasActive: c.pointee.flags & Connection.flagInactive == 0)
+    }
+
+    /// Drops a connection's link to its template; the last one to go leaves the template the full
+    /// persistence timeout from `now` (persistence lasts the timeout after the last connection).
+    @usableFromInline
+    static func releaseControl(_ entries: UnsafeMutablePointer<Connection>, _ c: UnsafeMutablePointer<Connection>,
+                               _ now: UInt64, _ persistTimeouts: UnsafeMutablePointer<UInt64>) {
+        let ti = c.pointee.control
+        if ti == nilIndex { return }
+        c.pointee.control = nilIndex
+        let t = entries + Int(ti)
+        t.pointee.nControl &-= 1
+        if t.pointee.nControl == 0 {
+            let e = now &+ persistTimeouts[Int(t.pointee.service)]
+            if e > t.pointee.expires { t.pointee.expires = e }  // later: the wheel re-files it lazily
+        }
     }
 
     /// Removes a connection now (expire_nodest_conn, reuse failures, service removal).
     @usableFromInline
-    func expireNow(_ ci: UInt32) {
-        Director.unbind(table.entries + Int(ci), dests)
+    func expireNow(_ ci: UInt32, now: Timestamp? = nil) {
+        let c = table.entries + Int(ci)
+        Director.unbind(c, dests)
+        if c.pointee.control != nilIndex {
+            let at = now?.milliseconds ?? table.lastTick << ConnectionTable.tickShift
+            Director.releaseControl(table.entries, c, at, persistTimeouts)
+        }
         table.release(ci)
         hot[Counter.expired] &+= 1
     }
@@ -87,16 +193,24 @@ extension Director {
     /// or orphaned connection's tuple): no SYN is dropped, unlike IPVS before Linux 5.9.
     @inlinable
     func reuse(_ ci: UInt32, _ p: PacketInfo, _ svc: Int, _ now: Timestamp, failure: inout DropReason) -> Bool {
-        let ds = scheduleDestination(svc, p, now)
-        if ds == nilIndex {
-            expireNow(ci)
+        let c = table.entries + Int(ci)
+        var tpl = nilIndex
+        let ds: UInt32
+        Director.releaseControl(table.entries, c, now.milliseconds, persistTimeouts)
+        if persistTimeouts[svc] != 0 {
+            ds = persistentDestination(svc, p, now, template: &tpl, failure: &failure, entriesNeeded: 1)
+        } else {
+            ds = scheduleDestination(svc, p, now)
             failure = .noDestination
+        }
+        if ds == nilIndex {
+            expireNow(ci, now: now)
             return false
         }
-        let c = table.entries + Int(ci)
         Director.unbind(c, dests)
         table.unlinkOut(ci)
         bind(c, ds)
+        attach(c, tpl)
         table.linkOut(ci)
         table.reschedule(ci, expires: now.milliseconds &+ Director.initialTimeout)
         serviceStats[svc].connections &+= 1

@@ -53,7 +53,7 @@ struct ConnectionTable {
                 client: .zero, virtual: .zero, dest: .zero, clientPort: 0, virtualPort: 0, destPort: 0,
                 proto: 0, state: 0, flags: 0, method: 0, service: 0, destSlot: 0, nextIn: nilIndex,
                 nextOut: nilIndex, timerPrev: nilIndex, timerNext: i + 1 < capacity ? UInt32(i + 1) : nilIndex,
-                expires: 0))
+                expires: 0, control: nilIndex, nControl: 0))
         }
         freeHead = 0
         lastTick = now.milliseconds >> Self.tickShift
@@ -112,6 +112,32 @@ struct ConnectionTable {
         return nilIndex
     }
 
+    /// The live persistence template for (proto, client network, virtual:vport), or `nilIndex`.
+    /// `proto` is the packet's protocol; templates are stored under `proto | templateProto`, cport 0.
+    @inlinable
+    func lookupTemplate(_ proto: UInt8, client: IPAddress, virtual: IPAddress, vport: UInt16) -> UInt32 {
+        let tproto = proto | Connection.templateProto
+        var ref = buckets[bucket(client, 0, virtual, vport, tproto)]
+        while ref != nilIndex {
+            let e = entries + Int(ref >> 1)
+            if ref & 1 == 0 {
+                if e.pointee.client == client && e.pointee.virtual == virtual && e.pointee.clientPort == 0
+                    && e.pointee.virtualPort == vport && e.pointee.proto == tproto
+                    && e.pointee.flags & (Connection.flagTemplate | Connection.flagDeadTemplate) == Connection.flagTemplate
+                {
+                    return ref >> 1
+                }
+                ref = e.pointee.nextIn
+            } else {
+                ref = e.pointee.nextOut
+            }
+        }
+        return nilIndex
+    }
+
+    /// Free entries left.
+    @inlinable var free: Int { capacity - count }
+
     /// The connection whose OUT key is (proto, dest:dport -> client:cport), or `nilIndex`.
     @inlinable @inline(__always)
     func lookupOut(_ proto: UInt8, dest: IPAddress, dport: UInt16, client: IPAddress, cport: UInt16) -> UInt32 {
@@ -151,7 +177,7 @@ struct ConnectionTable {
         let e = entries + Int(i)
         e.pointee.flags |= Connection.flagInUse
         linkIn(i)
-        linkOut(i)
+        if e.pointee.flags & Connection.flagTemplate == 0 { linkOut(i) }
         wheelInsert(i)
     }
 
@@ -211,9 +237,11 @@ struct ConnectionTable {
     mutating func release(_ i: UInt32) {
         let e = entries + Int(i)
         unchain(i << 1, bucket: bucket(e.pointee.client, e.pointee.clientPort, e.pointee.virtual, e.pointee.virtualPort, e.pointee.proto))
-        unlinkOut(i)
+        if e.pointee.flags & Connection.flagTemplate == 0 { unlinkOut(i) }
         wheelRemove(i)
         e.pointee.flags = 0
+        e.pointee.control = nilIndex
+        e.pointee.nControl = 0
         e.pointee.timerNext = freeHead
         freeHead = i
         count &-= 1
@@ -267,10 +295,11 @@ struct ConnectionTable {
         wheelInsert(i)
     }
 
-    /// Processes the wheel up to `now`, calling `expire` for each due entry (which must release it)
-    /// and re-filing entries whose expiry moved later. Returns the number expired.
+    /// Processes the wheel up to `now`, calling `expire` for each due entry (which either releases
+    /// it and returns true, or re-arms it with `wheelInsert` and returns false) and re-filing
+    /// entries whose expiry moved later. Returns the number expired.
     @inlinable
-    mutating func advance(to now: Timestamp, expire: (inout ConnectionTable, UInt32) -> Void) -> Int {
+    mutating func advance(to now: Timestamp, expire: (inout ConnectionTable, UInt32) -> Bool) -> Int {
         let nowTick = now.milliseconds >> Self.tickShift
         guard nowTick > lastTick else { return 0 }
         let steps = min(nowTick &- lastTick, UInt64(Self.wheelSlots))
@@ -287,8 +316,7 @@ struct ConnectionTable {
                 e.pointee.timerPrev = nilIndex
                 e.pointee.timerNext = nilIndex
                 if e.pointee.expires <= now.milliseconds {
-                    expire(&self, i)
-                    expired &+= 1
+                    if expire(&self, i) { expired &+= 1 }
                 } else {
                     lastTick = t  // file relative to the slot being processed
                     wheelInsert(i)

@@ -19,7 +19,7 @@ extension Director {
                 if syn {
                     if !reuse(ci, p, svc, now, failure: &failure) { return refuse(&frame, p, failure) }
                 } else if !available {
-                    if configuration.expireNodestConn { expireNow(ci) }
+                    if configuration.expireNodestConn { expireNow(ci, now: now) }
                     return drop(.destinationRemoved)
                 }
             }

@@ -8,11 +8,43 @@ public struct ServiceSpec: Sendable, Equatable {
     /// Scheduler flags (`SchedulerFlags`, ipvsadm -b): sh and mh read SCHED1 as "fallback" and
     /// SCHED2 as "port"; other schedulers ignore them, but the service keeps and lists them.
     public var schedulerFlags: UInt32
+    /// Persistence (ipvsadm -p/-M); nil for a non-persistent service.
+    public var persistence: Persistence?
 
-    public init(_ key: ServiceKey, scheduler: String = SchedulerRegistry.defaultName, schedulerFlags: UInt32 = 0) {
+    public init(_ key: ServiceKey, scheduler: String = SchedulerRegistry.defaultName, schedulerFlags: UInt32 = 0,
+                persistence: Persistence? = nil) {
         self.key = key
         self.scheduler = scheduler
         self.schedulerFlags = schedulerFlags
+        self.persistence = persistence
+    }
+}
+
+/// Service persistence (IPVS IP_VS_SVC_F_PERSISTENT, spec 2.4): new connections from one client
+/// network go to the server a template remembers, until the template times out.
+public struct Persistence: Sendable, Equatable {
+    /// ipvsadm's default when -p has no value: 360 s (libipvs IPVS_SVC_PERSISTENT_TIMEOUT).
+    public static let defaultTimeout: UInt64 = 360_000
+    /// ipvsadm accepts 1 s .. 31 days.
+    public static let timeoutRange: ClosedRange<UInt64> = 1000...(31 * 86_400_000)
+
+    /// Template timeout in milliseconds.
+    public var timeout: UInt64
+    /// IPv4 client netmask (-M, host order, default 255.255.255.255).
+    public var netmask: UInt32
+    /// IPv6 client prefix length (-M, default 128).
+    public var prefixLength: Int
+
+    public init(timeout: UInt64 = Persistence.defaultTimeout, netmask: UInt32 = .max, prefixLength: Int = 128) {
+        self.timeout = timeout
+        self.netmask = netmask
+        self.prefixLength = prefixLength
+    }
+
+    /// The 128-bit mask ANDed with a client address of the given family.
+    public func mask(ipv4: Bool) -> IPAddress {
+        if ipv4 { return IPAddress(hi: .max, lo: IPAddress(v4: netmask).lo | 0xffff_ffff) }
+        return IPAddress(hi: .max, lo: .max).masked(prefixLength: prefixLength)
     }
 }
 
@@ -27,6 +59,9 @@ final class ServiceRecord {
     var schedulerFlags: UInt32
     /// Destination slots in list order (IPVS appends new servers at the tail).
     var destSlots: [UInt32] = []
+    var persistence: Persistence?
+    /// `persistence.mask` for the service's family.
+    var persistMask = IPAddress(hi: .max, lo: .max)
 
     init(key: ServiceKey, slot: Int, schedulerName: String, scheduler: any Scheduler, schedulerFlags: UInt32 = 0) {
         self.key = key
