@@ -24,6 +24,9 @@ public struct LVSDConfiguration: Sendable, Equatable {
     public var timeouts: ConfigTimeouts
     /// Virtual services in file order, each with its real servers in file order.
     public var services: [ConfiguredService]
+    /// IPVS's expire_quiescent_template: a persistence template whose server has weight 0 is
+    /// invalid, so persistent clients leave a quiesced server (off by default, as in IPVS).
+    public var expireQuiescentTemplate = false
 
     public init(controlSocket: String = LVSDConfiguration.defaultControlSocket, metricsListen: ListenAddress? = nil,
                 connectionCapacity: Int = LVSDConfiguration.defaultConnectionCapacity, interfaces: [String],
@@ -43,7 +46,8 @@ public struct LVSDConfiguration: Sendable, Equatable {
 
     /// Start-up settings for a `Director` built from this configuration.
     public func directorConfiguration(seed: UInt64 = DirectorConfiguration().seed) -> DirectorConfiguration {
-        DirectorConfiguration(connectionCapacity: connectionCapacity, seed: seed, timeouts: timeouts.engineTimeouts)
+        DirectorConfiguration(connectionCapacity: connectionCapacity, seed: seed, timeouts: timeouts.engineTimeouts,
+                              expireQuiescentTemplate: expireQuiescentTemplate)
     }
 }
 

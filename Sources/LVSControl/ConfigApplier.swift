@@ -13,6 +13,7 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
     case addService(ServiceSpec)
     case addDestination(ServiceKey, DestinationSpec)
     case setTimeouts(ConfigTimeouts, old: ConfigTimeouts)
+    case setExpireQuiescentTemplate(Bool)
     /// A setting a running director cannot change (reported, not applied).
     case needsRestart(String)
 
@@ -31,6 +32,15 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
             }
             if spec.persistence != old.persistence {
                 parts.append("persistence \(Self.persistence(old)) -> \(Self.persistence(spec))")
+            }
+            if spec.matches != old.matches {
+                parts.append("match [\(old.matches.map(\.description).joined(separator: ", "))] -> "
+                             + "[\(spec.matches.map(\.description).joined(separator: ", "))]")
+            }
+            if spec.onePacket != old.onePacket { parts.append("one_packet \(old.onePacket) -> \(spec.onePacket)") }
+            if spec.udpTimeout != old.udpTimeout {
+                func t(_ v: UInt64?) -> String { v.map { "\($0 / 1000) s" } ?? "global" }
+                parts.append("udp_timeout \(t(old.udpTimeout)) -> \(t(spec.udpTimeout))")
             }
             return "edit service \(Self.name(spec.key)): " + parts.joined(separator: ", ")
         case .editDestination(let key, let d, let old):
@@ -67,6 +77,8 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
                 parts.append("\(key) \(was) -> \(now) s")
             }
             return "set timeouts: " + parts.joined(separator: ", ")
+        case .setExpireQuiescentTemplate(let on):
+            return "set expire_quiescent_template \(!on) -> \(on)"
         case .needsRestart(let why):
             return why
         }
@@ -154,6 +166,9 @@ public enum ConfigApplier {
         }
         let oldTimeouts = ConfigTimeouts(director.currentTimeouts)
         if oldTimeouts != config.timeouts { out.append(.setTimeouts(config.timeouts, old: oldTimeouts)) }
+        if director.expireQuiescentTemplate != config.expireQuiescentTemplate {
+            out.append(.setExpireQuiescentTemplate(config.expireQuiescentTemplate))
+        }
         let capacity = director.configuration.connectionCapacity
         if capacity != config.connectionCapacity {
             out.append(.needsRestart(
@@ -258,6 +273,7 @@ public enum ConfigApplier {
         case .addService(let spec): try director.addService(spec)
         case .addDestination(let key, let d): try director.addDestination(d, to: key)
         case .setTimeouts(let t, _): director.setTimeouts(t.engineTimeouts)
+        case .setExpireQuiescentTemplate(let on): director.expireQuiescentTemplate = on
         case .needsRestart: break
         }
     }
@@ -288,6 +304,8 @@ public enum ConfigApplier {
                 try? director.removeDestination(address: d.address, port: d.port, from: key)
             case .setTimeouts(_, let old):
                 director.setTimeouts(old.engineTimeouts)
+            case .setExpireQuiescentTemplate(let on):
+                director.expireQuiescentTemplate = !on
             case .needsRestart:
                 break
             }

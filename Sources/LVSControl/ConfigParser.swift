@@ -50,10 +50,10 @@ struct ConfigParser {
     let file: String
 
     static let topKeys = ["control_socket", "metrics_listen", "connection_capacity", "interfaces", "gateway",
-                          "timeouts", "services"]
+                          "timeouts", "expire_quiescent_template", "services"]
     static let timeoutKeys = ["tcp", "tcpfin", "udp"] + ConfigTimeouts.stateKeys.keys.sorted()
-    static let serviceKeys = ["protocol", "address", "port", "scheduler", "scheduler_flags", "persistence",
-                              "real_servers"]
+    static let serviceKeys = ["protocol", "address", "port", "fwmark", "match", "scheduler", "scheduler_flags",
+                              "persistence", "one_packet", "udp_timeout", "real_servers"]
     static let persistenceKeys = ["timeout", "netmask"]
     static let serverKeys = ["address", "port", "weight", "method", "upper_threshold", "lower_threshold"]
 
@@ -186,6 +186,18 @@ struct ConfigParser {
         return T(value)
     }
 
+    /// `true` or `false`.
+    func boolean(_ node: Node, _ name: String) throws(ConfigError) -> Bool {
+        guard case .scalar(let s) = node, s.style == .plain || s.style == .any else {
+            throw error(node, "'\(name)' must be true or false, got \(Self.describe(node))")
+        }
+        switch s.string {
+        case "true": return true
+        case "false": return false
+        default: throw error(node, "'\(name)' must be true or false, got \(Self.describe(node))")
+        }
+    }
+
     /// A unicast IPv4 or IPv6 address.
     func address(_ node: Node, _ name: String) throws(ConfigError) -> IPAddress {
         let text = try string(node, name)
@@ -225,6 +237,9 @@ struct ConfigParser {
         config.interfaces = try interfaces(try required(f, "interfaces"))
         if let v = f.optional("gateway") { config.gateway = try address(v, "gateway") }
         if let v = f.optional("timeouts") { config.timeouts = try timeouts(v) }
+        if let v = f.optional("expire_quiescent_template") {
+            config.expireQuiescentTemplate = try boolean(v, "expire_quiescent_template")
+        }
         if let v = f.optional("services") { config.services = try services(v) }
         return config
     }
@@ -319,8 +334,8 @@ struct ConfigParser {
         return out
     }
 
-    /// `TCP 10.0.1.100:80`.
-    func name(_ key: ServiceKey) -> String { "\(key.proto) \(Endpoint(key.address, key.port))" }
+    /// `TCP 10.0.1.100:80`, or `FWM  7` for a group.
+    func name(_ key: ServiceKey) -> String { key.description }
 
     func service(_ node: Node) throws(ConfigError) -> ConfiguredService {
         let f = try fields(node, "a service", allowed: Self.serviceKeys)
@@ -332,8 +347,26 @@ struct ConfigParser {
             default: throw error(v, "'protocol' must be tcp or udp, got \(Self.describe(v))")
             }
         }
-        let vip = try address(try required(f, "address"), "address")
-        let port: UInt16 = try integer(try required(f, "port"), "port", 1...65535)
+        let key: ServiceKey
+        var matches: [ServiceMatch] = []
+        if let markNode = f.optional("fwmark") {
+            // A service group: `fwmark: 7` with `match: [tcp:10.0.1.100:80, tcp:10.0.1.100:8000-8010]`.
+            for k in ["address", "port", "protocol"] where f[k] != nil {
+                throw error(f.keyNodes[k] ?? markNode, "a group ('fwmark') takes its addresses from 'match', not '\(k)'")
+            }
+            let mark: UInt32 = try integer(markNode, "fwmark", 1...UInt32.max)
+            matches = try self.matches(try required(f, "match"))
+            key = ServiceKey(fwmark: mark, ipv6: !matches[0].address.isIPv4)
+        } else {
+            if let m = f.optional("match") { throw error(m, "'match' is only for groups: add 'fwmark: N' to the service") }
+            let vip = try address(try required(f, "address"), "address")
+            let portNode = try required(f, "port")
+            let port: UInt16 = try integer(portNode, "port", 0...65535)
+            if port == 0 && f["persistence"] == nil {
+                throw error(portNode, "port 0 (all ports) needs 'persistence' (as in ipvsadm)")
+            }
+            key = ServiceKey(proto, vip, port)
+        }
         var scheduler = SchedulerRegistry.defaultName
         if let v = f.optional("scheduler") {
             scheduler = try string(v, "scheduler")
@@ -343,9 +376,21 @@ struct ConfigParser {
         }
         var flags: UInt32 = 0
         if let v = f.optional("scheduler_flags") { flags = try schedulerFlags(v, scheduler: scheduler) }
-        let key = ServiceKey(proto, vip, port)
         var persistence: Persistence? = nil
         if let v = f.optional("persistence") { persistence = try self.persistence(v, of: key) }
+        var onePacket = false
+        if let v = f.optional("one_packet") {
+            onePacket = try boolean(v, "one_packet")
+            if onePacket && !key.isGroup && key.proto != .udp {
+                throw error(v, "one-packet scheduling is only for UDP services and groups")
+            }
+        }
+        var udpTimeout: UInt64? = nil
+        if let v = f.optional("udp_timeout") {
+            guard key.isGroup || key.proto == .udp else { throw error(v, "'udp_timeout' is only for UDP services and groups") }
+            let seconds: UInt64 = try integer(v, "udp_timeout", ConfigTimeouts.range)
+            udpTimeout = seconds * 1000
+        }
         var servers: [DestinationSpec] = []
         if let v = f.optional("real_servers") {
             guard case .sequence(let seq) = v else {
@@ -363,7 +408,32 @@ struct ConfigParser {
             }
         }
         return ConfiguredService(
-            ServiceSpec(key, scheduler: scheduler, schedulerFlags: flags, persistence: persistence), servers)
+            ServiceSpec(key, scheduler: scheduler, schedulerFlags: flags, persistence: persistence, matches: matches,
+                        onePacket: onePacket, udpTimeout: udpTimeout),
+            servers)
+    }
+
+    /// A group's `match` list: `proto:address:port[-port]` strings (port 0 = every port), one family.
+    func matches(_ node: Node) throws(ConfigError) -> [ServiceMatch] {
+        guard case .sequence(let seq) = node, !seq.isEmpty else {
+            throw error(node, "'match' must be a non-empty list such as [tcp:10.0.1.100:80, tcp:10.0.1.100:8000-8010], "
+                        + "got \(Self.describe(node))")
+        }
+        var out: [ServiceMatch] = []
+        for item in seq {
+            let text = try string(item, "match")
+            guard let m = ServiceMatch(Substring(text)) else {
+                throw error(item, "'match' entry '\(text)' is not tcp|udp:ADDRESS:PORT[-PORT] (port 0 = all ports)")
+            }
+            if let first = out.first, first.address.isIPv4 != m.address.isIPv4 {
+                throw error(item, "'match' entries of one group must be of one address family: \(first) and \(m)")
+            }
+            if let other = out.first(where: { $0.proto == m.proto && $0.address == m.address && $0.ports.overlaps(m.ports) }) {
+                throw error(item, "'match' entry \(m) overlaps \(other)")
+            }
+            out.append(m)
+        }
+        return out
     }
 
     /// `persistence: {timeout: 360, netmask: 255.255.255.0}` (ipvsadm -p/-M; `{}` takes the defaults:
@@ -386,8 +456,8 @@ struct ConfigParser {
                 p.prefixLength = try integer(v, "netmask", 1...128)
             }
         }
-        if key.port == 21 {
-            throw error(node, "persistent FTP services (port 21) are not supported yet (issue #5)")
+        if key.port == 21 && !key.isGroup {
+            throw error(node, "persistent FTP services (port 21) are not supported: SwiftLVS has no FTP helper")
         }
         return p
     }
@@ -435,8 +505,9 @@ struct ConfigParser {
         }
         var port = key.port
         if let v = f.optional("port") {
-            port = try integer(v, "port", 1...65535)
-            if method == .directRoute && port != key.port {
+            // Port 0 (the packet's own port) only for groups and port-0 services.
+            port = try integer(v, "port", key.isGroup || key.port == 0 ? 0...65535 : 1...65535)
+            if method == .directRoute && port != key.port && !key.isGroup {
                 throw error(v, "a dr real server receives packets unchanged, so its port must be the service port "
                             + "\(key.port), got \(port)")
             }

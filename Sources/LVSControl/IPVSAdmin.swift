@@ -45,8 +45,13 @@ public struct IPVSAdmin: Sendable {
         switch command {
         case .addService(let spec):
             try engine { () throws(DirectorError) in try director.addService(spec) }
-        case .editService(let spec):
-            try engine { () throws(DirectorError) in try director.editService(spec) }
+        case .editService(var spec, let keep):
+            if let current = director.service(spec.key) {
+                if keep.matches { spec.matches = current.matches }
+                if keep.udpTimeout { spec.udpTimeout = current.udpTimeout }
+            }
+            let edited = spec
+            try engine { () throws(DirectorError) in try director.editService(edited) }
         case .deleteService(let key):
             try engine { () throws(DirectorError) in try director.removeService(key) }
         case .clear:

@@ -33,7 +33,8 @@ public enum IPVSListTarget: Equatable, Sendable {
 /// One ipvsadm 1.31 command line, parsed and validated.
 public enum IPVSCommand: Equatable, Sendable {
     case addService(ServiceSpec)
-    case editService(ServiceSpec)
+    /// `keep` names the SwiftLVS extension fields the command did not give: they keep their values.
+    case editService(ServiceSpec, keep: ServiceExtensions = ServiceExtensions())
     case deleteService(ServiceKey)
     case clear
     case addServer(DestinationSpec, to: ServiceKey)
@@ -91,6 +92,19 @@ extension IPVSCommand {
     }
 }
 
+/// Which SwiftLVS extensions of -A/-E were left out of an -E (and so keep their current values).
+public struct ServiceExtensions: Equatable, Sendable {
+    public var matches: Bool
+    public var udpTimeout: Bool
+    public init(matches: Bool = false, udpTimeout: Bool = false) {
+        self.matches = matches
+        self.udpTimeout = udpTimeout
+    }
+
+    /// An -E that gave none of the extensions.
+    public static let notGiven = ServiceExtensions(matches: true, udpTimeout: true)
+}
+
 // MARK: - Tables from ipvsadm.c
 
 /// ipvsadm's OPTC_* columns, in table order.
@@ -98,7 +112,9 @@ enum IPVSOption: Int, CaseIterable {
     case numeric, connection, service, scheduler, persistent, netmask, server, forward, weight, uThreshold,
         lThreshold, mcast, timeout, daemon, stats, rate, thresholds, persistentConn, noSort, syncID, exact,
         onePacket, persistenceEngine, schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxlen, tunInfo, tunType,
-        tunPort, tunNoCsum, tunCsum, tunRemCsum
+        tunPort, tunNoCsum, tunCsum, tunRemCsum,
+        // SwiftLVS extensions, after ipvsadm's columns.
+        match, udpTimeout
 
     /// ipvsadm's `optnames`.
     var name: String {
@@ -107,7 +123,7 @@ enum IPVSOption: Int, CaseIterable {
             "forwarding-method", "weight", "u-threshold", "l-threshold", "mcast-interface", "timeout", "daemon",
             "stats", "rate", "thresholds", "persistent-conn", "nosort", "syncid", "exact", "ops", "pe",
             "sched-flags", "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen", "tun-info", "tun-type",
-            "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum",
+            "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum", "match", "udp-timeout",
         ][rawValue]
     }
 
@@ -130,20 +146,20 @@ enum IPVSCommandKind: Int {
     /// A row of `commands_v_options`: '+' compulsory, 'x' illegal, '1' exclusive, ' ' optional.
     var legality: [UInt8] {
         let rows = [
-            /* add    */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx",
-            /* edit   */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx",
-            /* del    */ "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* flush  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* list   */ " 11xxxxxxxxx11       xxxxxxx xxxxx",
-            /* addsrv */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     ",
-            /* delsrv */ "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* editsrv*/ "xx+xxx+    xxxxxxxxxxxxxxxxxx     ",
-            /* set    */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* startd */ "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx",
-            /* stopd  */ "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx",
-            /* restore*/ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* save   */ " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* zero   */ "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* add    */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx  ",
+            /* edit   */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx  ",
+            /* del    */ "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* flush  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* list   */ " 11xxxxxxxxx11       xxxxxxx xxxxxxx",
+            /* addsrv */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
+            /* delsrv */ "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* editsrv*/ "xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
+            /* set    */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* startd */ "xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxx",
+            /* stopd  */ "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxx",
+            /* restore*/ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* save   */ " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* zero   */ "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         ]
         return Array(rows[rawValue].utf8)
     }
@@ -157,6 +173,7 @@ enum IPVSTag: Equatable {
     case weight, uThreshold, lThreshold, numeric, connection, mcastInterface, syncID, timeout, daemon, stats, rate
     case thresholds, persistentConn, noSort, sort, exact, ipv6, ops, persistenceEngine, schedFlags
     case mcastGroup, mcastPort, mcastTTL, syncMaxlen, tunInfo, tunType, tunPort, tunNoCsum, tunCsum, tunRemCsum
+    case match, udpTimeout
 }
 
 struct IPVSOptionSpec {
@@ -233,6 +250,8 @@ struct IPVSOptionSpec {
         .init("tun-nocsum", nil, .tunNoCsum),
         .init("tun-csum", nil, .tunCsum),
         .init("tun-remcsum", nil, .tunRemCsum),
+        .init("match", nil, .match, .required),
+        .init("udp-timeout", nil, .udpTimeout, .required),
     ]
 
     static func long(_ name: Substring) -> IPVSOptionSpec? { all.first { $0.long.map { $0[...] == name } ?? false } }
@@ -363,6 +382,10 @@ struct IPVSParser {
     /// The `-b` flags as bits (`parse_sched_flags`).
     var schedulerFlags: UInt32 = 0
     var onePacket = false
+    /// --match: a group's entries (SwiftLVS extension).
+    var matches: [ServiceMatch] = []
+    /// --udp-timeout in seconds (SwiftLVS extension).
+    var udpTimeoutSeconds: Int?
 
     // ce.dest
     var destFamily = 0
@@ -536,6 +559,22 @@ struct IPVSParser {
         case .ops:
             try set(.onePacket)
             onePacket = true
+        case .match:
+            try set(.match)
+            if value != "none" {
+                for item in value.split(separator: ",", omittingEmptySubsequences: false) {
+                    guard let m = ServiceMatch(item) else {
+                        throw .usage("illegal --match entry `\(item)' (expected tcp|udp:ADDRESS:PORT[-PORT], port 0 = all ports)")
+                    }
+                    matches.append(m)
+                }
+            }
+        case .udpTimeout:
+            try set(.udpTimeout)
+            guard let t = IPVSParser.number(Substring(value), 1, IPVSParser.maxTimeout) else {
+                throw .usage("illegal --udp-timeout value `\(value)' (1 to \(IPVSParser.maxTimeout) seconds)")
+            }
+            udpTimeoutSeconds = t
         case .persistenceEngine: try set(.persistenceEngine)
         case .schedFlags:
             try set(.schedFlags)
@@ -673,6 +712,12 @@ struct IPVSParser {
             if onePacket && serviceKind != .fwmark && serviceKind != .udp {
                 throw .usage("One-Packet Scheduling is only for UDP virtual services")
             }
+            if has(.match) && serviceKind != .fwmark {
+                throw .usage("--match gives the entries of a service group: use it with -f MARK")
+            }
+            if has(.udpTimeout) && serviceKind != .udp {
+                throw .usage("--udp-timeout is only for UDP virtual services")
+            }
             if scheduler.isEmpty { scheduler = SchedulerRegistry.defaultName }
         case .addDest, .editDest:
             // DR and TUN reach the server on the service's port.
@@ -698,14 +743,21 @@ struct IPVSParser {
 
         try checkSupported(command)
 
-        let key = ServiceKey(serviceKind == .udp ? .udp : .tcp, serviceAddress, servicePort)
+        let key = serviceKind == .fwmark
+            ? ServiceKey(fwmark: fwmark, ipv6: serviceFamily == 6)
+            : ServiceKey(serviceKind == .udp ? .udp : .tcp, serviceAddress, servicePort)
         switch command {
         case .add, .edit:
             let persistence = persistent
                 ? Persistence(timeout: UInt64(persistTimeout) * 1000, netmask: persistNetmask, prefixLength: persistPrefix)
                 : nil
-            let spec = ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence)
-            return command == .add ? .addService(spec) : .editService(spec)
+            let spec = ServiceSpec(
+                key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence, matches: matches,
+                onePacket: onePacket, udpTimeout: udpTimeoutSeconds.map { UInt64($0) * 1000 })
+            if command == .add { return .addService(spec) }
+            // -E without an extension option keeps the service's value (ipvsadm has no such option to
+            // repeat, so replacing would silently drop a group's entries or a UDP timeout).
+            return .editService(spec, keep: ServiceExtensions(matches: !has(.match), udpTimeout: !has(.udpTimeout)))
         case .delete: return .deleteService(key)
         case .flush: return .clear
         case .list:
@@ -730,22 +782,13 @@ struct IPVSParser {
 
     /// Valid ipvsadm the engine cannot do yet: a clear error instead of silently ignoring it.
     func checkSupported(_ command: IPVSCommandKind) throws(IPVSCommandError) {
-        if serviceKind == .fwmark {
-            throw .unsupported("Firewall-mark services (-f) are not supported yet (issue #5)")
-        }
         if serviceKind == .sctp { throw .unsupported("SCTP services (--sctp-service) are not supported") }
         if has(.persistenceEngine) {
             throw .unsupported("Persistence engines (--pe) are not supported yet (issue #5)")
         }
-        if persistent && (command == .add || command == .edit) {
-            if servicePort == 0 {
-                throw .unsupported("Persistent port-0 (all ports) services are not supported yet (issue #5)")
-            }
-            if servicePort == 21 {
-                throw .unsupported("Persistent FTP services (port 21) are not supported yet (issue #5)")
-            }
+        if persistent && (command == .add || command == .edit) && serviceKind != .fwmark && servicePort == 21 {
+            throw .unsupported("Persistent FTP services (port 21) are not supported: SwiftLVS has no FTP helper")
         }
-        if has(.onePacket) { throw .unsupported("One-packet scheduling (-o, --ops) is not supported yet (issue #5)") }
         if (command == .addDest || command == .editDest) && forward == .tunnel {
             throw .unsupported("Tunneling (-i, --ipip) is not supported by the engine yet; use -m or -g")
         }

@@ -57,13 +57,19 @@ public enum IPVSListing {
     public static func rules(_ services: [ServiceSnapshot]) -> String {
         var out = ""
         for s in sorted(services) {
-            let svc = (s.key.proto == .tcp ? "-t " : "-u ") + Endpoint(s.key.address, s.key.port).description
+            let svc = s.key.isGroup
+                ? "-f \(s.key.fwmark)" + (s.key.address.isIPv4 ? "" : " -6")
+                : (s.key.proto == .tcp ? "-t " : "-u ") + Endpoint(s.key.address, s.key.port).description
             out += "-A \(svc) -s \(s.scheduler)"
             if let p = s.persistence {
                 out += " -p \(p.timeout / 1000)"
                 if let mask = persistenceMask(p, ipv4: s.key.address.isIPv4) { out += " -M \(mask)" }
             }
             if let flags = SchedulerFlagNames.list(s.schedulerFlags, scheduler: s.scheduler) { out += " -b \(flags)" }
+            if s.onePacket { out += " -o" }
+            // SwiftLVS extensions (not in ipvsadm), so that -S | -R loses nothing.
+            if !s.matches.isEmpty { out += " --match " + s.matches.map(\.description).joined(separator: ",") }
+            if let t = s.udpTimeout { out += " --udp-timeout \(t / 1000)" }
             out += "\n"
             for d in sortedDestinations(s) {
                 out += "-a \(svc) -r \(Endpoint(d.address, d.port)) \(forwardSwitch(d.method)) -w \(d.weight)\n"
@@ -85,7 +91,7 @@ public enum IPVSListing {
         // The kernel prints whole seconds left; ipvsadm shows them as mm:ss. Rows carry no
         // persistence-engine data here, so they keep the short layout even with --persistent-conn.
         for c in conns {
-            out += pad(c.proto.description, 3) + " " + pad(expiry(c.expiresIn), 6) + " " + pad(c.state, 11) + " "
+            out += pad(c.protocolName, 3) + " " + pad(expiry(c.expiresIn), 6) + " " + pad(c.state, 11) + " "
                 + pad(c.client.description, 18) + " " + pad(c.virtual.description, 18) + " "
                 + c.destination.description + "\n"
         }
@@ -162,6 +168,7 @@ public enum IPVSListing {
                 out += " persistent \(p.timeout / 1000)"
                 if let mask = persistenceMask(p, ipv4: s.key.address.isIPv4) { out += " mask \(mask)" }
             }
+            if s.onePacket { out += " ops" }
         }
         out += "\n"
         for d in format.contains(.noSort) ? s.destinations : sortedDestinations(s) {
@@ -205,6 +212,7 @@ public enum IPVSListing {
 
     /// `printf("%-4s %s", proto, addr:port)`, truncated to 33 characters for IPv4.
     static func serviceName(_ key: ServiceKey) -> String {
+        if key.isGroup { return key.description }
         let name = pad(key.proto.description, 4) + " " + endpoint(key.address, key.port)
         return key.address.isIPv4 ? String(name.prefix(33)) : name
     }
@@ -227,11 +235,12 @@ public enum IPVSListing {
         return padLeft(String(i / 1_000_000_000_000), 8) + "T"
     }
 
-    /// Services by address family (IPv4 first), protocol, address, port: libipvs's
-    /// `ipvs_cmp_services` for address services.
+    /// libipvs's `ipvs_cmp_services`: address services first, by address family (IPv4 first),
+    /// protocol, address, port; then groups (fwmark services) by mark, then family.
     static func sorted(_ services: [ServiceSnapshot]) -> [ServiceSnapshot] {
         services.sorted {
             let a = $0.key, b = $1.key
+            if a.fwmark != b.fwmark { return a.fwmark < b.fwmark }
             if a.address.isIPv4 != b.address.isIPv4 { return a.address.isIPv4 }
             if a.proto != b.proto { return a.proto.rawValue < b.proto.rawValue }
             if a.address != b.address { return a.address < b.address }

@@ -12,8 +12,9 @@ public enum Metrics {
 
     /// Renders every metric family with its HELP and TYPE lines. Services and servers keep the
     /// order given (the director's: services in the order added, servers in list order).
+    /// With `rates`, the 2-second EWMA rates (`lvsadm --rate`) are exported as gauges too.
     public static func render(services: [ServiceSnapshot], counters: DirectorCounters, connectionCount: Int,
-                              capacity: Int) -> String {
+                              capacity: Int, rates: RateEstimator? = nil) -> String {
         var out = ""
         out.reserveCapacity(256 + services.count * 1500 + services.reduce(0) { $0 + $1.destinations.count } * 2000)
 
@@ -41,6 +42,33 @@ public enum Metrics {
         for t in traffic {
             family(&out, "lvs_backend_" + t.name, "counter", t.help + " by the real server.")
             forEachBackend(services) { out.sample("lvs_backend_" + t.name, $0, t.value($1.stats)) }
+        }
+
+        if let rates {
+            typealias Rate = (name: String, help: String, value: (TrafficRates) -> UInt64)
+            let kinds: [Rate] = [
+                ("connections_per_second", "Connections scheduled per second", { $0.connectionsPerSecond }),
+                ("incoming_packets_per_second", "Packets from clients per second", { $0.inPacketsPerSecond }),
+                ("outgoing_packets_per_second", "Packets from real servers per second", { $0.outPacketsPerSecond }),
+                ("incoming_bytes_per_second", "Bytes from clients per second", { $0.inBytesPerSecond }),
+                ("outgoing_bytes_per_second", "Bytes from real servers per second", { $0.outBytesPerSecond }),
+            ]
+            for k in kinds {
+                family(&out, "lvs_service_rate_" + k.name, "gauge",
+                       k.help + " by the virtual service (2 s EWMA, as lvsadm --rate).")
+                for s in services { sample(&out, "lvs_service_rate_" + k.name, serviceLabels(s.key), k.value(rates.rates(of: s.key))) }
+            }
+            for k in kinds {
+                family(&out, "lvs_backend_rate_" + k.name, "gauge",
+                       k.help + " by the real server (2 s EWMA, as lvsadm --rate).")
+                for s in services {
+                    let base = serviceLabels(s.key)
+                    for d in s.destinations {
+                        sample(&out, "lvs_backend_rate_" + k.name, backendLabels(base, d),
+                               k.value(rates.rates(of: s.key, destination: d.address, port: d.port)))
+                    }
+                }
+            }
         }
 
         family(&out, "lvs_connections", "gauge", "Connections in the connection table.")
@@ -128,16 +156,23 @@ public enum Metrics {
     static func forEachBackend(_ services: [ServiceSnapshot], _ body: (String, DestinationSnapshot) -> Void) {
         for s in services {
             let base = serviceLabels(s.key)
-            for d in s.destinations {
-                body(base + "," + label("remote_address", d.address.description) + ","
-                     + label("remote_port", String(d.port)) + ","
-                     + label("method", ConfigChange.method(d.method)), d)
-            }
+            for d in s.destinations { body(backendLabels(base, d), d) }
         }
     }
 
+    static func backendLabels(_ base: String, _ d: DestinationSnapshot) -> String {
+        base + "," + label("remote_address", d.address.description) + "," + label("remote_port", String(d.port)) + ","
+            + label("method", ConfigChange.method(d.method))
+    }
+
+    /// A group (ipvsadm -f) is labelled protocol="fwm", empty local_address, local_port="0" and
+    /// local_mark, as node_exporter labels IPVS fwmark services.
     static func serviceLabels(_ key: ServiceKey) -> String {
-        label("protocol", key.proto == .tcp ? "tcp" : "udp") + "," + label("local_address", key.address.description)
+        if key.isGroup {
+            return label("protocol", "fwm") + "," + label("local_address", "") + "," + label("local_port", "0") + ","
+                + label("local_mark", String(key.fwmark))
+        }
+        return label("protocol", key.proto == .tcp ? "tcp" : "udp") + "," + label("local_address", key.address.description)
             + "," + label("local_port", String(key.port))
     }
 

@@ -98,13 +98,13 @@ public final class Daemon: @unchecked Sendable {
             throw StartError(description:
                 "net.ipv4.ip_forward=1 in this network namespace: the kernel would forward real servers' replies untranslated beside the data plane; set it to 0 (sysctl -w net.ipv4.ip_forward=0)")
         }
-        if config.services.contains(where: { !$0.key.address.isIPv4 }),
+        if config.services.contains(where: { !$0.key.address.isIPv4 || $0.spec.virtualAddresses.contains { !$0.isIPv4 } }),
             let forward = readFile("/proc/sys/net/ipv6/conf/all/forwarding"), forward.hasPrefix("1")
         {
             throw StartError(description:
                 "net.ipv6.conf.all.forwarding=1 in this network namespace: the kernel would forward real servers' replies untranslated beside the data plane; set it to 0")
         }
-        let vips = Set(config.services.map(\.key.address))
+        let vips = Set(config.services.flatMap(\.spec.virtualAddresses))
         for ifc in config.interfaces {
             if let info = try? NetInterface.query(ifc) {
                 for a in info.addresses where vips.contains(a.address) {
@@ -144,7 +144,7 @@ public final class Daemon: @unchecked Sendable {
     /// resolve ahead of the first packet, and the kernel-copy filter.
     func refreshAddresses() {
         let services = dataPlane.perform { $0.services() }
-        let vips = services.map(\.key.address)
+        let vips = Array(Set(services.flatMap(\.virtualAddresses)))
         let rips = services.flatMap { $0.destinations.map(\.address) }
         dataPlane.setVIPs(vips)
         var targets = rips
@@ -161,9 +161,12 @@ public final class Daemon: @unchecked Sendable {
 
     func renderMetrics() -> String {
         let dpStats = dataPlane.counters()
+        ratesLock.wait()
+        defer { ratesLock.signal() }
+        let r = rates
         return dataPlane.perform { d in
             Metrics.render(services: d.services(), counters: d.counters, connectionCount: d.connectionCount,
-                           capacity: d.configuration.connectionCapacity)
+                           capacity: d.configuration.connectionCapacity, rates: r)
         } + DataPlaneMetrics.render(dpStats)
     }
 

@@ -4,18 +4,88 @@ import LVSPacket
 // and error messages. Called between batches, never concurrently with `process`.
 extension Director {
     func slot(of key: ServiceKey) -> Int? {
-        let s = index.lookup(key.proto.rawValue, key.address, key.port)
-        return s >= 0 ? s : nil
+        if !key.isGroup && key.port != 0 {
+            let s = index.lookup(key.proto.rawValue, key.address, key.port)
+            return s >= 0 ? s : nil
+        }
+        return records.firstIndex { $0?.key == key }
     }
 
     func rebuildIndex() {
-        index.rebuild(records.compactMap { $0.map { ($0.key, $0.slot) } })
+        let live = records.compactMap { $0 }
+        let exact = live.filter { !$0.key.isGroup && $0.key.port != 0 }.map { ($0.key, $0.slot) }
+        index.rebuild(exact, wideEntries: Director.wideEntries(live.map { ($0.key, $0.matches, $0.slot) }))
+    }
+
+    /// Group ranges (in mark order), then port-0 services: the order `lookupWide` tries them.
+    static func wideEntries(_ services: [(ServiceKey, [ServiceMatch], Int)]) -> [(ServiceMatch, Int)] {
+        let groups = services.filter { $0.0.isGroup }.sorted { $0.0.fwmark < $1.0.fwmark }
+        let portZero = services.filter { !$0.0.isGroup && $0.0.port == 0 }
+        return groups.flatMap { g in g.1.map { ($0, g.2) } }
+            + portZero.map { (ServiceMatch($0.0.proto, $0.0.address, ports: 0...65535), $0.2) }
+    }
+
+    /// Checks that `spec` can join the services other than `exceptSlot`: a group's ranges may not
+    /// overlap another group's ranges or take a port of an address service (each packet belongs to
+    /// exactly one service), and the wide table has room.
+    func validatePlacement(_ spec: ServiceSpec, exceptSlot: Int?) throws(DirectorError) {
+        let others = records.compactMap { $0 }.filter { $0.slot != exceptSlot }
+        let key = spec.key
+        if key.isGroup {
+            for (i, m) in spec.matches.enumerated() {
+                guard m.address.isIPv4 == key.address.isIPv4 else {
+                    throw .invalid("group entry \(m) is not of the group's address family")
+                }
+                for n in spec.matches[..<i] where n.proto == m.proto && n.address == m.address && n.ports.overlaps(m.ports) {
+                    throw .invalid("group entries \(n) and \(m) overlap")
+                }
+                for o in others {
+                    if o.key.isGroup {
+                        if let n = o.matches.first(where: {
+                            $0.proto == m.proto && $0.address == m.address && $0.ports.overlaps(m.ports)
+                        }) {
+                            throw .invalid("group entry \(m) overlaps \(n) of \(o.key)")
+                        }
+                    } else if o.key.port != 0 && o.key.proto == m.proto && o.key.address == m.address
+                        && m.ports.contains(o.key.port)
+                    {
+                        throw .invalid("group entry \(m) overlaps the service \(o.key)")
+                    }
+                }
+            }
+        } else if key.port != 0 {
+            for o in others where o.key.isGroup {
+                if let n = o.matches.first(where: { $0.proto == key.proto && $0.address == key.address && $0.ports.contains(key.port) }) {
+                    throw .invalid("the service \(key) overlaps group entry \(n) of \(o.key)")
+                }
+            }
+        }
+        var wide = others.map { ($0.key, $0.matches, $0.slot) }
+        wide.append((key, spec.matches, -1))
+        guard Director.wideEntries(wide).count <= index.wideLimit else {
+            throw .invalid("too many group entries and port-0 services (at most \(index.wideLimit))")
+        }
+    }
+
+    /// Copies a spec's group entries, one-packet flag and UDP timeout into the service's record and
+    /// the arrays the packet path reads.
+    func applyServiceOptions(_ spec: ServiceSpec, _ record: ServiceRecord) {
+        record.matches = spec.key.isGroup ? spec.matches : []
+        record.onePacket = spec.onePacket
+        record.udpTimeout = spec.udpTimeout
+        serviceFlags[record.slot] = spec.onePacket ? ServiceFlag.onePacket : 0
+        serviceUDPTimeouts[record.slot] = spec.udpTimeout ?? 0
+        let mark = UInt64(spec.key.fwmark)
+        record.templateAddress = spec.key.isGroup
+            ? (spec.key.address.isIPv4 ? IPAddress(v4: UInt32(mark)) : IPAddress(hi: 0, lo: mark)) : nil
+        record.templateWildPort = spec.key.isGroup || spec.key.port == 0
     }
 
     /// ipvsadm -A.
     public func addService(_ spec: ServiceSpec) throws(DirectorError) {
         guard slot(of: spec.key) == nil else { throw .serviceExists }
         try validateFlags(spec)
+        try validatePlacement(spec, exceptSlot: nil)
         guard let scheduler = SchedulerRegistry.make(spec.scheduler) else { throw .schedulerNotFound(spec.scheduler) }
         guard let free = records.firstIndex(where: { $0 == nil }) else { throw .tooManyServices }
         scheduler.flags = spec.schedulerFlags
@@ -24,6 +94,7 @@ extension Director {
             schedulerFlags: spec.schedulerFlags)
         records[free] = record
         setPersistence(spec.persistence, record)
+        applyServiceOptions(spec, record)
         serviceStats[free] = TrafficCounters()
         rebuildIndex()
     }
@@ -34,7 +105,10 @@ extension Director {
     public func editService(_ spec: ServiceSpec) throws(DirectorError) {
         guard let s = slot(of: spec.key), let record = records[s] else { throw .noSuchService }
         try validateFlags(spec)
+        try validatePlacement(spec, exceptSlot: s)
         setPersistence(spec.persistence, record)
+        applyServiceOptions(spec, record)
+        rebuildIndex()
         guard record.schedulerName != spec.scheduler else {
             record.schedulerFlags = spec.schedulerFlags
             record.scheduler.flags = spec.schedulerFlags
@@ -55,6 +129,8 @@ extension Director {
         expireConnections { $0.service == UInt16(s) && $0.flags & Connection.flagTemplate == 0 }
         expireConnections { $0.service == UInt16(s) }
         persistTimeouts[s] = 0
+        serviceFlags[s] = 0
+        serviceUDPTimeouts[s] = 0
         for ds in record.destSlots {
             dests[Int(ds)] = DestinationState()
             freeDestSlots.append(ds)
@@ -174,13 +250,19 @@ extension Director {
             guard Persistence.timeoutRange.contains(p.timeout) else {
                 throw .invalid("persistence timeout must be 1 s .. 31 days")
             }
-            guard spec.key.port != 0 else {
-                throw .invalid("persistent port-0 (all ports) services are not supported yet (issue #5)")
-            }
-            guard spec.key.port != 21 else {
-                throw .invalid("persistent FTP (port 21) services are not supported yet (issue #5)")
+            guard spec.key.port != 21 || spec.key.isGroup else {
+                throw .invalid("persistent FTP services (port 21) are not supported: SwiftLVS has no FTP helper")
             }
             guard (0...128).contains(p.prefixLength) else { throw .invalid("illegal ipv6 netmask specified") }
+        }
+        if !spec.key.isGroup && spec.key.port == 0 && spec.persistence == nil {
+            throw .invalid("a port-0 (all ports) service must be persistent")
+        }
+        if spec.onePacket && !spec.key.isGroup && spec.key.proto != .udp {
+            throw .invalid("one-packet scheduling is only for UDP services and groups")
+        }
+        if let t = spec.udpTimeout, !(1000...(31 * 86_400_000)).contains(t) {
+            throw .invalid("UDP timeout must be 1 s .. 31 days")
         }
         guard spec.schedulerFlags & ~SchedulerFlags.all == 0 else {
             throw .invalid("scheduler flags must be a combination of SCHED1, SCHED2 and SCHED3 (0x38)")

@@ -9,10 +9,19 @@ public struct ServiceSnapshot: Sendable, Equatable {
     public var stats: TrafficCounters
     public var destinations: [DestinationSnapshot]
     public var persistence: Persistence?
+    /// A group's entries (empty for an address service).
+    public var matches: [ServiceMatch]
+    public var onePacket: Bool
+    /// The service's own UDP timeout (ms), if set.
+    public var udpTimeout: UInt64?
 
     public init(key: ServiceKey, scheduler: String, stats: TrafficCounters, destinations: [DestinationSnapshot],
-                schedulerFlags: UInt32 = 0, persistence: Persistence? = nil) {
+                schedulerFlags: UInt32 = 0, persistence: Persistence? = nil, matches: [ServiceMatch] = [],
+                onePacket: Bool = false, udpTimeout: UInt64? = nil) {
         self.key = key
+        self.matches = matches
+        self.onePacket = onePacket
+        self.udpTimeout = udpTimeout
         self.persistence = persistence
         self.scheduler = scheduler
         self.schedulerFlags = schedulerFlags
@@ -20,9 +29,13 @@ public struct ServiceSnapshot: Sendable, Equatable {
         self.destinations = destinations
     }
 
+    /// The addresses packets of this service are sent to (see `ServiceSpec.virtualAddresses`).
+    public var virtualAddresses: [IPAddress] { spec.virtualAddresses }
+
     /// The spec that recreates this service (`ipvsadm -S`, configuration reloads).
     public var spec: ServiceSpec {
-        ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence)
+        ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence,
+                    matches: matches, onePacket: onePacket, udpTimeout: udpTimeout)
     }
 }
 
@@ -69,6 +82,11 @@ public struct ConnectionSnapshot: Sendable, Equatable {
     public var destination: Endpoint
     /// A persistence template (client = client network, port 0; state "NONE").
     public var isTemplate: Bool = false
+    /// A service group's template (IPVS's fwmark template, protocol IPPROTO_IP): listed as "IP".
+    public var isGroupTemplate: Bool = false
+
+    /// The protocol column of ipvsadm -Lc: "TCP", "UDP", or "IP" for a group's template.
+    public var protocolName: String { isGroupTemplate ? "IP" : proto.description }
 }
 
 extension Director {
@@ -79,7 +97,7 @@ extension Director {
             return ServiceSnapshot(
                 key: r.key, scheduler: r.schedulerName, stats: serviceStats[r.slot],
                 destinations: r.destSlots.map { destinationSnapshot(dests[Int($0)]) }, schedulerFlags: r.schedulerFlags,
-                persistence: r.persistence)
+                persistence: r.persistence, matches: r.matches, onePacket: r.onePacket, udpTimeout: r.udpTimeout)
         }
     }
 
@@ -105,7 +123,8 @@ extension Director {
                 state: template ? "NONE" : proto == .udp ? "UDP" : TCPState(rawValue: c.state)!.description,
                 expiresIn: c.expires > now.milliseconds ? c.expires - now.milliseconds : 0,
                 client: Endpoint(c.client, c.clientPort), virtual: Endpoint(c.virtual, c.virtualPort),
-                destination: Endpoint(c.dest, c.destPort), isTemplate: template))
+                destination: Endpoint(c.dest, c.destPort), isTemplate: template,
+                isGroupTemplate: template && c.proto == Connection.templateProto))
         }
         return out
     }

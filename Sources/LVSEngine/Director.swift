@@ -64,7 +64,13 @@ public final class Director {
     @usableFromInline var udpTimeout: UInt64
     /// Persistence timeout (ms) per service slot; 0 = not persistent.
     @usableFromInline let persistTimeouts: UnsafeMutablePointer<UInt64>
+    /// Per service slot: its own UDP timeout in ms (0 = the global `udpTimeout`).
+    @usableFromInline let serviceUDPTimeouts: UnsafeMutablePointer<UInt64>
+    /// Per service slot: `ServiceFlag` bits the packet path reads.
+    @usableFromInline let serviceFlags: UnsafeMutablePointer<UInt8>
     @usableFromInline var rng: UInt64
+    /// IPVS's expire_quiescent_template, settable at run time (starts as the configuration's).
+    public var expireQuiescentTemplate: Bool
     /// Where batch warming stores what it loaded, so the loads are not optimised away.
     @usableFromInline var warmSink: UInt32 = 0
 
@@ -78,6 +84,11 @@ public final class Director {
         @usableFromInline static let expired = base + 5
         @usableFromInline static let reused = base + 6
         @usableFromInline static let count = base + 7
+    }
+
+    @usableFromInline enum ServiceFlag {
+        /// One-packet scheduling (ipvsadm -o).
+        @usableFromInline static let onePacket: UInt8 = 1
     }
 
     /// IPVS's provisional timeout of a connection before its first state change.
@@ -104,7 +115,12 @@ public final class Director {
         udpTimeout = configuration.timeouts.udp
         persistTimeouts = .allocate(capacity: configuration.maxServices)
         persistTimeouts.initialize(repeating: 0, count: configuration.maxServices)
+        serviceUDPTimeouts = .allocate(capacity: configuration.maxServices)
+        serviceUDPTimeouts.initialize(repeating: 0, count: configuration.maxServices)
+        serviceFlags = .allocate(capacity: configuration.maxServices)
+        serviceFlags.initialize(repeating: 0, count: configuration.maxServices)
         rng = configuration.seed | 1
+        expireQuiescentTemplate = configuration.expireQuiescentTemplate
     }
 
     deinit {
@@ -116,6 +132,8 @@ public final class Director {
         stateTable.deallocate()
         tcpTimeouts.deallocate()
         persistTimeouts.deallocate()
+        serviceUDPTimeouts.deallocate()
+        serviceFlags.deallocate()
     }
 
     // MARK: The per-packet entry point
@@ -134,7 +152,9 @@ public final class Director {
             if svc >= 0 { return inbound(&frame, p, svc, now) }
             let ci = table.lookupOut(proto, dest: p.src, dport: p.srcPort, client: p.dst, cport: p.dstPort)
             if ci != nilIndex { return outbound(&frame, p, ci, now) }
-            return index.isVIP(p.dst) ? drop(.noService) : notOurs()
+            guard index.isVIP(p.dst) else { return notOurs() }
+            let wide = index.lookupWide(proto, p.dst, p.dstPort)
+            return wide >= 0 ? inbound(&frame, p, wide, now) : drop(.noService)
         }
         if (proto == IPProto.icmp && p.isIPv4) || (proto == IPProto.icmpv6 && !p.isIPv4) {
             if p.fragment != .none { return index.isVIP(p.dst) ? drop(.fragment) : notOurs() }
@@ -165,6 +185,13 @@ public final class Director {
         hot[Counter.expired] &+= UInt64(n)
         if removedDestinationsPending > 0 { reapDestinations() }
         return n
+    }
+
+    /// The UDP idle timeout (ms) of service slot `svc`.
+    @inlinable @inline(__always)
+    func udpTimeout(_ svc: Int) -> UInt64 {
+        let t = serviceUDPTimeouts[svc]
+        return t != 0 ? t : udpTimeout
     }
 
     /// Connections currently tracked.

@@ -42,15 +42,33 @@ public struct ServiceKey: Hashable, Sendable, CustomStringConvertible {
     public var proto: TransportProtocol
     public var address: IPAddress
     public var port: UInt16
+    /// Non-zero for a service group, the role IPVS's firewall-mark services play (ipvsadm -f MARK):
+    /// the group is matched by its `ServiceSpec.matches`, not by (proto, address, port). `address`
+    /// is then `IPAddress.zeroV4` or `IPAddress.zero` and only says the family (-6).
+    public var fwmark: UInt32
 
     public init(_ proto: TransportProtocol, _ address: IPAddress, _ port: UInt16) {
         self.proto = proto
         self.address = address
         self.port = port
+        self.fwmark = 0
     }
 
-    /// "TCP  10.0.0.1:80" style endpoint text ("[v6]:port" for IPv6).
-    public var description: String { "\(proto) \(Endpoint(address, port))" }
+    /// A service group addressed by `mark` (ipvsadm `-f MARK`, with `-6` for IPv6).
+    public init(fwmark mark: UInt32, ipv6: Bool = false) {
+        proto = .tcp
+        address = ipv6 ? .zero : .zeroV4
+        port = 0
+        fwmark = mark
+    }
+
+    public var isGroup: Bool { fwmark != 0 }
+
+    /// "TCP  10.0.0.1:80" style endpoint text ("[v6]:port" for IPv6); "FWM  7" for a group.
+    public var description: String {
+        if fwmark != 0 { return address.isIPv4 ? "FWM  \(fwmark)" : "FWM  \(fwmark) IPv6" }
+        return "\(proto) \(Endpoint(address, port))"
+    }
 }
 
 /// An address and port, printed as ipvsadm does: `a.b.c.d:p` or `[v6]:p`.

@@ -209,7 +209,7 @@ import Testing
         // Unknown keys, at every level.
         ("interfaces: [d0]\nmetric_listen: 127.0.0.1:9117\n",
          "lvsd.yaml:2:1: unknown key 'metric_listen' in the configuration (allowed: control_socket, metrics_listen, "
-            + "connection_capacity, interfaces, gateway, timeouts, services)"),
+            + "connection_capacity, interfaces, gateway, timeouts, expire_quiescent_template, services)"),
         ("""
          interfaces: [d0]
          services:
@@ -217,7 +217,7 @@ import Testing
              port: 80
              schedular: rr
          """,
-         "lvsd.yaml:5:5: unknown key 'schedular' in a service (allowed: protocol, address, port, scheduler, scheduler_flags, persistence, real_servers)"),
+         "lvsd.yaml:5:5: unknown key 'schedular' in a service (allowed: protocol, address, port, fwmark, match, scheduler, scheduler_flags, persistence, one_packet, udp_timeout, real_servers)"),
         ("""
          interfaces: [d0]
          services:
@@ -271,13 +271,13 @@ import Testing
          "lvsd.yaml:1:17: the port of 'metrics_listen' must be 1..65535, got 99999"),
         // Out of range.
         ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 70000\n",
-         "lvsd.yaml:4:11: 'port' must be 1..65535, got 70000"),
+         "lvsd.yaml:4:11: 'port' must be 0..65535, got 70000"),
         ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 0\n",
-         "lvsd.yaml:4:11: 'port' must be 1..65535, got 0"),
+         "lvsd.yaml:4:11: port 0 (all ports) needs 'persistence' (as in ipvsadm)"),
         ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: -80\n",
-         "lvsd.yaml:4:11: 'port' must be 1..65535, got -80"),
+         "lvsd.yaml:4:11: 'port' must be 0..65535, got -80"),
         ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 99999999999999999999999\n",
-         "lvsd.yaml:4:11: 'port' must be 1..65535, got 99999999999999999999999"),
+         "lvsd.yaml:4:11: 'port' must be 0..65535, got 99999999999999999999999"),
         ("interfaces: [d0]\nconnection_capacity: 100\n",
          "lvsd.yaml:2:22: 'connection_capacity' must be 1024..134217728, got 100"),
         ("interfaces: [d0]\ntimeouts: {tcp: 0}\n",

@@ -161,7 +161,8 @@ struct AdminBench {
             ("-A -t 10.0.0.1:80 -m", "Illegal 'forwarding-method' option with the 'add-service' command"),
             ("-L -q", "-q: unknown option"),
             ("-n", "Try `lvsadm -h' or 'lvsadm --help' for more information."),
-            ("-A -t 10.0.0.1:0 -p", "Persistent port-0 (all ports) services are not supported yet (issue #5)"),
+            ("-A -t 10.0.0.100:80 -p", "Service already exists"),
+            ("-A -f 3 --match tcp:10.0.0.100:79-81", "group entry tcp:10.0.0.100:79-81 overlaps the service TCP 10.0.0.100:80"),
         ]
         for (line, message) in cases {
             let r = bench.run(line)

@@ -54,7 +54,7 @@ import Testing
         #expect(failure(service("yes")) == "lvsd.yaml:6:18: 'persistence' must be a mapping, got 'yes'")
         #expect(failure(service("{netmask: 129}", address: "2001:db8::1"))?.hasPrefix("lvsd.yaml:6:28: 'netmask'") == true)
         #expect(failure(service("{}", port: 21))
-            == "lvsd.yaml:6:18: persistent FTP services (port 21) are not supported yet (issue #5)")
+            == "lvsd.yaml:6:18: persistent FTP services (port 21) are not supported: SwiftLVS has no FTP helper")
     }
 
     /// Ignores the restart notice for connection_capacity (the test director is small).

@@ -23,7 +23,7 @@ import Testing
         #expect(try parse("-A -t 10.0.0.100:443 -s sh --sched-flags sh-port,sh-fallback")
             == .addService(ServiceSpec(web, scheduler: "sh", schedulerFlags: both)))
         #expect(try parse("-E -t 10.0.0.100:443 -s mh -b mh-port")
-            == .editService(ServiceSpec(web, scheduler: "mh", schedulerFlags: SchedulerFlags.port)))
+            == .editService(ServiceSpec(web, scheduler: "mh", schedulerFlags: SchedulerFlags.port), keep: .notGiven))
         #expect(try parse("-A -t 10.0.0.100:443 -s wrr -b flag-1,flag-3")
             == .addService(ServiceSpec(web, scheduler: "wrr", schedulerFlags: 0x0008 | 0x0020)))
         // -b is read after all options, so it may come before -s.
@@ -35,7 +35,7 @@ import Testing
         // flag-N for sh and mh too; -E without -b clears the flags (ipvsadm sends them all).
         #expect(try parse("-A -t 10.0.0.100:443 -s sh -b flag-3")
             == .addService(ServiceSpec(web, scheduler: "sh", schedulerFlags: 0x0020)))
-        #expect(try parse("-E -t 10.0.0.100:443 -s sh") == .editService(ServiceSpec(web, scheduler: "sh")))
+        #expect(try parse("-E -t 10.0.0.100:443 -s sh") == .editService(ServiceSpec(web, scheduler: "sh"), keep: .notGiven))
     }
 
     @Test(arguments: [

@@ -82,11 +82,16 @@ extension Director {
         let timeout = persistTimeouts[svc]
         let mask = record.persistMask
         let cnet = IPAddress(hi: p.src.hi & mask.hi, lo: p.src.lo & mask.lo)
-        let found = table.lookupTemplate(p.l4Protocol, client: cnet, virtual: p.dst, vport: p.dstPort)
+        // The template's key per service kind (spec 2.4): a port service keys on VIP:vport, a
+        // port-0 service on VIP:0, a group on (IPPROTO_IP, mark-as-address, 0).
+        let tplProto = record.key.fwmark != 0 ? 0 : p.l4Protocol
+        let tplVirtual = record.templateAddress ?? p.dst
+        let tplPort = record.templateWildPort ? 0 : p.dstPort
+        let found = table.lookupTemplate(tplProto, client: cnet, virtual: tplVirtual, vport: tplPort)
         if found != nilIndex {
             let t = table.entries + Int(found)
             let d = dests[Int(t.pointee.destSlot)]
-            if d.isAvailable && !(configuration.expireQuiescentTemplate && d.weight == 0) {
+            if d.isAvailable && !(expireQuiescentTemplate && d.weight == 0) {
                 if table.free < entriesNeeded - 1 {
                     failure = .tableFull
                     return nilIndex
@@ -115,10 +120,10 @@ extension Director {
         let t = table.entries + Int(ti)
         let dest = dests + Int(ds)
         t.pointee.client = cnet
-        t.pointee.virtual = p.dst
+        t.pointee.virtual = tplVirtual
         t.pointee.clientPort = 0
-        t.pointee.virtualPort = p.dstPort
-        t.pointee.proto = p.l4Protocol | Connection.templateProto
+        t.pointee.virtualPort = tplPort
+        t.pointee.proto = tplProto | Connection.templateProto
         t.pointee.service = UInt16(truncatingIfNeeded: svc)
         t.pointee.dest = dest.pointee.address
         t.pointee.destPort = dest.pointee.port
@@ -140,7 +145,9 @@ extension Director {
     func bind(_ c: UnsafeMutablePointer<Connection>, _ ds: UInt32) {
         let dest = dests + Int(ds)
         c.pointee.dest = dest.pointee.address
-        c.pointee.destPort = dest.pointee.port
+        // A server of a group or port-0 service listed with port 0 gets the packet's own port.
+        let port = dest.pointee.port
+        c.pointee.destPort = port != 0 ? port : c.pointee.virtualPort
         c.pointee.destSlot = ds
         c.pointee.method = dest.pointee.method.rawValue
         c.pointee.state = TCPState.none.rawValue

@@ -12,10 +12,15 @@ extension Director {
         let syn = isTCP && p.tcpFlags & (TCPFlag.syn | TCPFlag.rst) == TCPFlag.syn
         var failure = DropReason.noDestination
         var ci = table.lookupIn(proto, client: p.src, cport: p.srcPort, virtual: p.dst, vport: p.dstPort)
+        let onePacket = !isTCP && serviceFlags[svc] & ServiceFlag.onePacket != 0
         if ci != nilIndex {
             let c = table.entries + Int(ci)
             let available = dests[Int(c.pointee.destSlot)].isAvailable
-            if !available || (syn && Director.isFinished(c.pointee.state)) {
+            if onePacket {
+                // Every datagram is scheduled afresh; the entry only carries the latest choice so
+                // that a NAT reply can be translated back.
+                if !reuse(ci, p, svc, now, failure: &failure) { return refuse(&frame, p, failure) }
+            } else if !available || (syn && Director.isFinished(c.pointee.state)) {
                 if syn {
                     if !reuse(ci, p, svc, now, failure: &failure) { return refuse(&frame, p, failure) }
                 } else if !available {
@@ -33,7 +38,7 @@ extension Director {
             let direction: PacketDirection = c.pointee.flags & Connection.flagNoOutput != 0 ? .inputOnly : .input
             step(ci, flags: p.tcpFlags, direction: direction, now)
         } else {
-            refresh(ci, expires: now.milliseconds &+ udpTimeout)
+            refresh(ci, expires: now.milliseconds &+ udpTimeout(svc))
         }
         if c.pointee.method == ForwardingMethod.masquerade.rawValue {
             rewriteDestination(&frame, p, address: c.pointee.dest, port: c.pointee.destPort)
@@ -42,7 +47,10 @@ extension Director {
         dests[Int(c.pointee.destSlot)].stats.countIn(bytes: bytes)
         serviceStats[svc].countIn(bytes: bytes)
         hot[Counter.toRealServer] &+= 1
-        return .forward(side: .realServer, nextHop: c.pointee.dest)
+        let nextHop = c.pointee.dest
+        // A one-packet connection without a reply path (DR, TUN) is not kept (IPVS never hashes it).
+        if onePacket && c.pointee.flags & Connection.flagNoOutput != 0 { expireNow(ci, now: now) }
+        return .forward(side: .realServer, nextHop: nextHop)
     }
 
     /// Server-to-client packet matching a connection's OUT key: step, rewrite the source back to
@@ -55,7 +63,7 @@ extension Director {
         if p.l4Protocol == IPProto.tcp {
             step(ci, flags: p.tcpFlags, direction: .output, now)
         } else {
-            refresh(ci, expires: now.milliseconds &+ udpTimeout)
+            refresh(ci, expires: now.milliseconds &+ udpTimeout(Int(c.pointee.service)))
         }
         rewriteSource(&frame, p, address: c.pointee.virtual, port: c.pointee.virtualPort)
         let bytes = p.ipLength

@@ -10,13 +10,91 @@ public struct ServiceSpec: Sendable, Equatable {
     public var schedulerFlags: UInt32
     /// Persistence (ipvsadm -p/-M); nil for a non-persistent service.
     public var persistence: Persistence?
+    /// For a service group (`key.fwmark != 0`): the (protocol, VIP, port range) entries whose
+    /// packets it takes. Ignored for an address service.
+    public var matches: [ServiceMatch]
+    /// One-packet scheduling (ipvsadm -o, UDP and groups only): every datagram is scheduled on its
+    /// own instead of following its flow's connection.
+    public var onePacket: Bool
+    /// This service's UDP idle timeout in milliseconds, overriding the global `--set` value; nil =
+    /// the global one. (IPVS has only the global timeout; operators asked for DNS vs. streaming.)
+    public var udpTimeout: UInt64?
 
     public init(_ key: ServiceKey, scheduler: String = SchedulerRegistry.defaultName, schedulerFlags: UInt32 = 0,
-                persistence: Persistence? = nil) {
+                persistence: Persistence? = nil, matches: [ServiceMatch] = [], onePacket: Bool = false,
+                udpTimeout: UInt64? = nil) {
         self.key = key
         self.scheduler = scheduler
         self.schedulerFlags = schedulerFlags
         self.persistence = persistence
+        self.matches = matches
+        self.onePacket = onePacket
+        self.udpTimeout = udpTimeout
+    }
+}
+
+extension ServiceSpec {
+    /// The addresses packets of this service are sent to: its VIP, or a group's entry addresses
+    /// (the data plane answers ARP/NDP for them).
+    public var virtualAddresses: [IPAddress] {
+        key.isGroup ? Array(Set(matches.map(\.address))).sorted() : [key.address]
+    }
+}
+
+/// One entry of a service group: packets of `proto` to `address` on a port in `ports` belong to
+/// the group. `0...65535` (written as port 0) is every port of the address.
+public struct ServiceMatch: Hashable, Sendable, CustomStringConvertible {
+    public var proto: TransportProtocol
+    public var address: IPAddress
+    public var ports: ClosedRange<UInt16>
+
+    public init(_ proto: TransportProtocol, _ address: IPAddress, ports: ClosedRange<UInt16>) {
+        self.proto = proto
+        self.address = address
+        self.ports = ports
+    }
+
+    public var allPorts: Bool { ports == 0...65535 }
+
+    /// `tcp:10.0.0.1:80`, `tcp:10.0.0.1:8000-8010`, `udp:[fd00::1]:0` (all ports): the form
+    /// lvsadm's --match takes and -S prints.
+    public var description: String {
+        let host = address.isIPv4 ? "\(address)" : "[\(address)]"
+        let range = allPorts ? "0" : ports.lowerBound == ports.upperBound
+            ? "\(ports.lowerBound)" : "\(ports.lowerBound)-\(ports.upperBound)"
+        return "\(proto == .tcp ? "tcp" : "udp"):\(host):\(range)"
+    }
+
+    /// Parses `description`'s form; nil if malformed.
+    public init?(_ text: Substring) {
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2 else { return nil }
+        switch parts[0].lowercased() {
+        case "tcp": proto = .tcp
+        case "udp": proto = .udp
+        default: return nil
+        }
+        var rest = parts[1]
+        let hostText: Substring
+        if rest.first == "[" {
+            guard let close = rest.firstIndex(of: "]") else { return nil }
+            hostText = rest[rest.index(after: rest.startIndex)..<close]
+            rest = rest[rest.index(after: close)...]
+            guard rest.first == ":" else { return nil }
+            rest = rest.dropFirst()
+        } else {
+            guard let colon = rest.lastIndex(of: ":") else { return nil }
+            hostText = rest[..<colon]
+            rest = rest[rest.index(after: colon)...]
+            guard !hostText.contains(":") else { return nil }
+        }
+        guard let a = IPAddress(hostText) else { return nil }
+        address = a
+        let bounds = rest.split(separator: "-", omittingEmptySubsequences: false)
+        guard bounds.count == 1 || bounds.count == 2,
+              let lo = UInt16(bounds[0]), let hi = bounds.count == 2 ? UInt16(bounds[1]) : lo, lo <= hi
+        else { return nil }
+        ports = bounds.count == 1 && lo == 0 ? 0...65535 : lo...hi
     }
 }
 
@@ -60,6 +138,14 @@ final class ServiceRecord {
     /// Destination slots in list order (IPVS appends new servers at the tail).
     var destSlots: [UInt32] = []
     var persistence: Persistence?
+    var matches: [ServiceMatch] = []
+    var onePacket = false
+    var udpTimeout: UInt64?
+    /// Where persistence templates of this service are keyed: nil = the packet's VIP; for a group,
+    /// its mark as an address (IPVS's fwmark templates).
+    var templateAddress: IPAddress?
+    /// Templates key on port 0 (port-0 services and groups: one template covers every port).
+    var templateWildPort = false
     /// `persistence.mask` for the service's family.
     var persistMask = IPAddress(hi: .max, lo: .max)
 

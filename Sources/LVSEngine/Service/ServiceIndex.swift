@@ -1,6 +1,8 @@
 import LVSPacket
 
-/// Open-addressing index from (proto, VIP, port) to service slot, plus the set of VIPs.
+/// Open-addressing index from (proto, VIP, port) to service slot, plus the set of VIPs, plus the
+/// "wide" entries: port ranges of service groups and port-0 (all ports) services, scanned in order
+/// only when the exact lookup and the reply probe both missed on a VIP.
 ///
 /// Rebuilt by the control plane whenever services change (cheap: at most a few thousand entries),
 /// so lookups on the packet path are a hash and a short linear probe in a cache-resident array.
@@ -18,6 +20,20 @@ struct ServiceIndex {
     @usableFromInline let vips: UnsafeMutablePointer<Entry>
     @usableFromInline let mask: Int
 
+    /// A port range of one (proto, address) that belongs to a service slot.
+    @usableFromInline struct WideEntry {
+        @usableFromInline var address: IPAddress
+        @usableFromInline var low: UInt16
+        @usableFromInline var high: UInt16
+        @usableFromInline var proto: UInt8
+        @usableFromInline var slot: UInt16
+    }
+
+    @usableFromInline let wide: UnsafeMutablePointer<WideEntry>
+    /// wideCount[0] = entries in use (a pointer so `rebuild` stays non-mutating).
+    @usableFromInline let wideCount: UnsafeMutablePointer<Int>
+    let wideCapacity: Int
+
     init(maxServices: Int) {
         var n = 8
         while n < maxServices * 2 { n <<= 1 }
@@ -27,12 +43,18 @@ struct ServiceIndex {
         let empty = Entry(address: .zero, port: 0, proto: 0, value: 0)
         services.initialize(repeating: empty, count: n)
         vips.initialize(repeating: empty, count: n)
+        wideCapacity = maxServices * 4
+        wide = .allocate(capacity: wideCapacity)
+        wideCount = .allocate(capacity: 1)
+        wideCount.initialize(to: 0)
     }
 
     /// Frees the memory; called by the owning Director.
     func deallocate() {
         services.deallocate()
         vips.deallocate()
+        wide.deallocate()
+        wideCount.deallocate()
     }
 
     @inlinable @inline(__always)
@@ -68,8 +90,30 @@ struct ServiceIndex {
         }
     }
 
-    /// Replaces the contents with `keys` (slot for each key).
-    func rebuild(_ keys: [(ServiceKey, Int)]) {
+    /// The slot of the group or port-0 service that takes (proto, address, port), or -1. The
+    /// first entry in order wins: group ranges come before port-0 services (IPVS checks the fwmark
+    /// table first and the port-0 catch-all last).
+    @inlinable
+    func lookupWide(_ proto: UInt8, _ address: IPAddress, _ port: UInt16) -> Int {
+        let n = wideCount.pointee
+        var i = 0
+        while i < n {
+            let e = wide + i
+            if e.pointee.address == address && e.pointee.proto == proto && e.pointee.low <= port
+                && port <= e.pointee.high
+            {
+                return Int(e.pointee.slot)
+            }
+            i &+= 1
+        }
+        return -1
+    }
+
+    /// Room for wide entries (group ranges plus port-0 services).
+    var wideLimit: Int { wideCapacity }
+
+    /// Replaces the contents with `keys` (slot for each exact key) and `wideEntries` (in order).
+    func rebuild(_ keys: [(ServiceKey, Int)], wideEntries: [(ServiceMatch, Int)] = []) {
         let n = mask + 1
         let empty = Entry(address: .zero, port: 0, proto: 0, value: 0)
         services.update(repeating: empty, count: n)
@@ -82,5 +126,15 @@ struct ServiceIndex {
             while vips[j].value != 0 && vips[j].address != key.address { j = (j + 1) & mask }
             if vips[j].value == 0 { vips[j] = Entry(address: key.address, port: 0, proto: 0, value: 1) }
         }
+        precondition(wideEntries.count <= wideCapacity, "validated by the caller")
+        for (k, (m, slot)) in wideEntries.enumerated() {
+            wide[k] = WideEntry(
+                address: m.address, low: m.ports.lowerBound, high: m.ports.upperBound, proto: m.proto.rawValue,
+                slot: UInt16(slot))
+            var j = hash(m.address, 0, 0)
+            while vips[j].value != 0 && vips[j].address != m.address { j = (j + 1) & mask }
+            if vips[j].value == 0 { vips[j] = Entry(address: m.address, port: 0, proto: 0, value: 1) }
+        }
+        wideCount.pointee = wideEntries.count
     }
 }
