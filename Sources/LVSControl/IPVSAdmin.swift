@@ -169,7 +169,8 @@ public struct IPVSAdmin: Sendable {
         return """
             \(p) (SwiftLVS): ipvsadm 1.31 syntax against the lvsd director
             Usage:
-              \(p) -A|E virtual-service [-s scheduler] [-b sched-flags]
+              \(p) -A|E virtual-service [-s scheduler] [-b sched-flags] [-p [timeout]] [-M netmask] [-o]
+                   [--match entries] [--udp-timeout seconds]
               \(p) -D virtual-service
               \(p) -C
               \(p) -R
@@ -199,6 +200,8 @@ public struct IPVSAdmin: Sendable {
             virtual-service:
               --tcp-service|-t  address:port   ([v6address]:port for IPv6)
               --udp-service|-u  address:port
+              --fwmark-service|-f mark [-6]    a service group (the role of IPVS firewall-mark services):
+                                               its entries come from --match, not from iptables marks
 
             Options:
               --scheduler    -s scheduler   one of \(SchedulerRegistry.names.joined(separator: "|")) (default \(SchedulerRegistry.defaultName))
@@ -206,6 +209,13 @@ public struct IPVSAdmin: Sendable {
                                             flag-1,flag-2,flag-3 (any)
               --persistent   -p [timeout]   persistent service (default 360 s, 1 s .. 31 days)
               --netmask      -M netmask     persistent granularity mask (IPv4 dotted, IPv6 prefix length)
+              --ops          -o             one-packet scheduling (UDP services and groups)
+              --match entries               a group's entries (SwiftLVS): comma list of
+                                            tcp|udp:address:port[-port], port 0 = all ports, e.g.
+                                            tcp:10.0.0.1:80,tcp:10.0.0.1:8000-8010; "none" clears; -E
+                                            without --match keeps the entries
+              --udp-timeout  seconds        this UDP service's own idle timeout (SwiftLVS); -E without
+                                            it keeps the value
               --real-server  -r address[:port]
               --gatewaying   -g   direct routing (default)
               --masquerading -m   NAT
@@ -223,8 +233,8 @@ public struct IPVSAdmin: Sendable {
               --tun-info          list tunnel information
               --nosort            do not sort services and servers
 
-            Not supported yet: persistent port-0 and FTP services, persistence engines (--pe), firewall
-            marks (-f), one-packet scheduling (-o), tunneling (-i), SCTP, the sync daemon.
+            Not supported: persistent FTP services (no FTP helper), persistence engines (--pe), SCTP,
+            the sync daemon, kernel firewall marks (groups match on addresses and ports instead).
 
             """
     }
