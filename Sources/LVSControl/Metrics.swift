@@ -56,6 +56,9 @@ public enum Metrics {
         sample(&out, "lvs_forwarded_frames_total", label("direction", "to_client"), counters.forwardedToClient)
         family(&out, "lvs_replies_total", "counter", "ICMP answers sent by the director (echo replies, errors).")
         sample(&out, "lvs_replies_total", "", counters.replies)
+        family(&out, "lvs_fragmentation_needed_total", "counter",
+               "VS/TUN packets too big for the tunnel path, answered with ICMP frag-needed / packet-too-big.")
+        sample(&out, "lvs_fragmentation_needed_total", "", counters.fragmentationNeeded)
         family(&out, "lvs_not_ours_frames_total", "counter", "Frames left to the kernel.")
         sample(&out, "lvs_not_ours_frames_total", "", counters.notOurs)
         family(&out, "lvs_connections_created_total", "counter", "Connections created.")
@@ -109,6 +112,7 @@ public enum Metrics {
             c.connectionsCreated &+= w.connectionsCreated
             c.connectionsExpired &+= w.connectionsExpired
             c.connectionsReused &+= w.connectionsReused
+            c.fragmentationNeeded &+= w.fragmentationNeeded
         }
         return c
     }

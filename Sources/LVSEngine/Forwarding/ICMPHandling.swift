@@ -36,6 +36,11 @@ extension Director {
             let c = table.entries + Int(ci)
             if c.pointee.method == ForwardingMethod.masquerade.rawValue {
                 translateError(&frame, p, q, outerIsSource: false, address: c.pointee.dest, port: c.pointee.destPort)
+            } else if c.pointee.method == ForwardingMethod.tunnel.rawValue,
+                let refused = encapsulate(&frame, p, dest: c.pointee.dest, slot: c.pointee.destSlot, answerTooBig: false)
+            {
+                // VS/TUN: the error travels encapsulated, unchanged, like the connection's packets.
+                return refused
             }
             let bytes = p.ipLength
             dests[Int(c.pointee.destSlot)].stats.countIn(bytes: bytes)
