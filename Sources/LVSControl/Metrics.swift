@@ -5,7 +5,7 @@ import LVSPacket
 ///
 /// Names follow node_exporter's `node_ipvs_*` collector with an `lvs_` prefix; labels are
 /// `protocol` (tcp|udp), `local_address`, `local_port` for a service, plus `remote_address`,
-/// `remote_port` and `method` (nat|dr) for a real server. Addresses are printed without brackets.
+/// `remote_port` and `method` (nat|dr|tun) for a real server. Addresses are printed without brackets.
 public enum Metrics {
     /// The Content-Type of the exposition.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
