@@ -24,6 +24,8 @@ extension Director {
             }
             return drop(.noService)
         }
+        // VS/TUN: an error about our own tunnel packet (addressed to the tunnel source).
+        if !toVIP, let v = tunnelError(&frame, p) { return v }
         guard let q = PacketParser.parseQuoted(frame.base, offset: p.l4Offset &+ HeaderSize.icmp, end: p.l3End, ipv4: v4),
             q.proto == IPProto.tcp || q.proto == IPProto.udp
         else { return toVIP ? drop(.icmpUnusable) : notOurs() }

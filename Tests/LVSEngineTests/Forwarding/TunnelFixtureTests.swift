@@ -229,4 +229,39 @@ import Testing
         #expect(verdict == .forward(side: .realServer, nextHop: Lab.rs1))
         #expect(out == expected)
     }
+
+    /// IPVS's IPIP special case: a router between director and server cannot forward our tunnel
+    /// packet; the director tells the client, with the MTU less the encapsulation.
+    @Test(arguments: [TunnelType.ipip, TunnelType.gue])
+    func fragNeededAboutOurTunnelPacketIsRelayedToTheClient(_ type: TunnelType) {
+        let d = Self.director(TunnelSettings(type: type, port: 6080))
+        let h = FrameHarness(d)
+        let clientPacket = syn4(payload: 1000).bytes()
+        let (_, tunnelled) = h.run(wrap(clientPacket))
+        let outerPacket = Array(tunnelled[14...])
+        let router = IPAddress("192.168.10.254")!
+        // The router quotes 576 bytes of the packet it could not forward (as Linux does).
+        let error = PacketBuilder().ipv4(src: router, dst: Self.dip)
+            .icmp(type: ICMPv4Type.destinationUnreachable, code: ICMPv4Type.codeFragmentationNeeded, rest: 1400)
+            .payload(Array(outerPacket.prefix(576 - 28))).bytes()
+        let (verdict, out) = h.run(wrap(error))
+        let overhead = type == .ipip ? 20 : 32
+        let expected = PacketBuilder().ethernet(src: PacketBuilder.defaultDirectorMAC, dst: PacketBuilder.defaultClientMAC)
+            .ipv4(src: v, dst: c, ttl: 64, tos: 0xc0, id: 0, dontFragment: false)
+            .icmp(type: ICMPv4Type.destinationUnreachable, code: ICMPv4Type.codeFragmentationNeeded,
+                  rest: UInt32(1400 - overhead))
+            .payload(Array(clientPacket.prefix(28))).bytes()
+        #expect(verdict == .forward(side: .client, nextHop: c))
+        #expect(out == expected)
+        #expect(d.counters.fragmentationNeeded == 1)
+    }
+
+    @Test func otherErrorsToTheTunnelSourceAreLeftToTheKernel() {
+        let d = Self.director(TunnelSettings(type: .ipip))
+        let h = FrameHarness(d)
+        let (_, tunnelled) = h.run(wrap(syn4().bytes()))
+        let error = PacketBuilder().ipv4(src: IPAddress("192.168.10.254")!, dst: Self.dip)
+            .icmp(type: ICMPv4Type.timeExceeded).payload(Array(tunnelled[14...])).bytes()
+        #expect(h.run(wrap(error)).0 == .notOurs)
+    }
 }
