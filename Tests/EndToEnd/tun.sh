@@ -86,6 +86,12 @@ services:
     scheduler: rr
     real_servers:
       - {address: $S1, method: tun}
+  - protocol: tcp
+    address: $LAB_TUN_VIP6
+    port: 9000
+    scheduler: rr
+    real_servers:
+      - {address: $(lab_tun_server_ip6 1), method: tun}
 YAML
 ip netns exec $P-d "$BIN/lvsd" -f "$WORK/lvsd.yaml" 2> "$WORK/lvsd.log" &
 LVSD_PID=$!
@@ -135,6 +141,7 @@ s.shutdown(socket.SHUT_WR)
 print(s.recv(64).decode())
 ' 2>&1)
 frag=$(metric lvs_fragmentation_needed_total)
+frag=${frag:-0}
 segmented=$(ip netns exec $P-d curl -s -m 5 http://127.0.0.1:9128/metrics | awk -F' ' '/event="tunnel_segmented"/ {print $2}')
 if [ "$got" = 20000000 ] && [ -n "$frag" ] && [ "$frag" -gt "${frag_before:-0}" ]; then
     ok "20 MB upload through IPIP completes after $((frag - ${frag_before:-0})) frag-needed answers (MTU 1480); $segmented super-frames segmented"
@@ -143,6 +150,22 @@ else
 fi
 pmtu=$(ip netns exec $P-c ip route get $LAB_TUN_VIP | grep -o 'mtu [0-9]*')
 [ "$pmtu" = "mtu 1480" ] && ok "the client learned the tunnel path MTU for the VIP ($pmtu)" || bad "client PMTU" "$(ip netns exec $P-c ip route get $LAB_TUN_VIP)"
+# The same over IPv6: packet-too-big with MTU 1460 (1500 - 40, IPv6-in-IPv6).
+got=$(ip netns exec $P-c timeout 60 python3 -c '
+import socket
+s = socket.create_connection(("'$LAB_TUN_VIP6'", 9000), timeout=30)
+block = bytes(range(256)) * 4096
+for _ in range(20): s.sendall(block[:1000000])
+s.shutdown(socket.SHUT_WR)
+print(s.recv(64).decode())
+' 2>&1)
+frag6=$(metric lvs_fragmentation_needed_total)
+pmtu6=$(ip netns exec $P-c ip -6 route get $LAB_TUN_VIP6 | grep -o 'mtu [0-9]*')
+if [ "$got" = 20000000 ] && [ "${frag6:-0}" -gt "$frag" ] && [ "$pmtu6" = "mtu 1460" ]; then
+    ok "20 MB upload through IPv6-in-IPv6 completes after $((frag6 - frag)) packet-too-big answers (client PMTU: $pmtu6)"
+else
+    bad "TUN IPv6 packet-too-big upload" "received '$got', frag-needed $frag -> $frag6, $pmtu6"
+fi
 
 to_rs=$(metric 'lvs_forwarded_frames_total{direction="to_real_server"}')
 to_client=$(metric 'lvs_forwarded_frames_total{direction="to_client"}')
