@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "lvsd", targets: ["lvsd"]),
         .executable(name: "lvsadm", targets: ["lvsadm"]),
         .executable(name: "lvs-demo", targets: ["lvs-demo"]),
+        .executable(name: "lvs-tunnel", targets: ["lvs-tunnel"]),
         .executable(name: "LVSBench", targets: ["LVSBench"]),
     ],
     dependencies: [
@@ -42,6 +43,9 @@ let package = Package(
         .executableTarget(name: "lvsd", dependencies: ["LVSDaemon"]),
         .executableTarget(name: "lvsadm", dependencies: ["LVSDaemon"]),
         .executableTarget(name: "lvs-demo", dependencies: ["LVSDaemon"]),
+        // The VS/TUN real-server agent: decapsulation logic (pure, tested) and the executable.
+        .target(name: "LVSTunnel", dependencies: ["LVSPacket"]),
+        .executableTarget(name: "lvs-tunnel", dependencies: ["LVSTunnel", "CLinuxNet"]),
         // Benchmarks: plain executables printing `name value unit` lines (scripts/bench.sh).
         .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
         .executableTarget(
@@ -52,5 +56,6 @@ let package = Package(
         .testTarget(name: "LVSControlTests", dependencies: ["LVSControl"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane"]),
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon"]),
+        .testTarget(name: "LVSTunnelTests", dependencies: ["LVSTunnel"]),
     ]
 )

@@ -10,6 +10,8 @@
 #            nftables DNAT, haproxy tcp and SwiftLVS NAT; keep-alive req/s, new connections/s,
 #            iperf3 Gbit/s and p99, with SwiftLVS's ratios to the others. LAB_REPS (default 1)
 #            repetitions per backend; LVS_LAB_DIR overrides the lab's location.
+#   lab-dsr  (root) download throughput (iperf3 -R) of VS/DR and VS/TUN against the direct path in
+#            a one-segment lab of its own (namespaces lvtb-*), with the ratios; DSR_REPS rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 suite="${1:-}"
@@ -25,8 +27,11 @@ case "$suite" in
   lab)
     exec bash scripts/lab/bench-lab.sh
     ;;
+  lab-dsr)
+    exec bash scripts/lab/bench-dsr.sh
+    ;;
   *)
-    echo "usage: scripts/bench.sh engine|schedulers|lab" >&2
+    echo "usage: scripts/bench.sh engine|schedulers|lab|lab-dsr" >&2
     exit 2
     ;;
 esac

@@ -8,12 +8,15 @@ let args = CommandLine.arguments.dropFirst()
 switch args.first {
 case "engine":
     EngineBenchmark.run()
+    TunnelBenchmark.run()
 case "schedulers":
     // Optional scheduler names after the suite restrict the run (all 14 by default).
     let names = Array(args.dropFirst())
     SchedulerBenchmark.run(names.isEmpty ? SchedulerRegistry.names : names)
 case "alloc-check":
-    exit(EngineBenchmark.allocCheck() ? 0 : 1)
+    let nat = EngineBenchmark.allocCheck()
+    let tunnel = TunnelBenchmark.allocCheck()
+    exit(nat && tunnel ? 0 : 1)
 default:
     print("usage: LVSBench engine|schedulers [NAME...]|alloc-check")
     exit(2)

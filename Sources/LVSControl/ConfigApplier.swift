@@ -47,6 +47,9 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
             var parts: [String] = []
             if d.weight != old.weight { parts.append("weight \(old.weight) -> \(d.weight)") }
             if d.method != old.method { parts.append("method \(Self.method(old.method)) -> \(Self.method(d.method))") }
+            if d.tunnel != old.tunnel && d.method == .tunnel {
+                parts.append("tunnel \(Self.tunnel(old.tunnel)) -> \(Self.tunnel(d.tunnel))")
+            }
             if d.upperThreshold != old.upperThreshold {
                 parts.append("upper_threshold \(old.upperThreshold) -> \(d.upperThreshold)")
             }
@@ -98,8 +101,19 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
         return "{timeout: \(p.timeout / 1000), netmask: \(mask)}"
     }
 
-    /// The configuration file's names: nat, dr.
-    static func method(_ m: ForwardingMethod) -> String { m == .masquerade ? "nat" : "dr" }
+    /// The configuration file's names: nat, dr, tun.
+    static func method(_ m: ForwardingMethod) -> String {
+        switch m {
+        case .masquerade: "nat"
+        case .directRoute: "dr"
+        case .tunnel: "tun"
+        }
+    }
+
+    /// `{type: ipip}` or `{type: gue, port: 6080, checksum: false}`.
+    static func tunnel(_ t: TunnelSettings) -> String {
+        t.type == .ipip ? "{type: ipip}" : "{type: gue, port: \(t.port), checksum: \(t.udpChecksum)}"
+    }
 }
 
 /// Why a configuration was not applied; the director is as it was before.
@@ -260,7 +274,7 @@ public enum ConfigApplier {
 
     static func spec(of d: DestinationSnapshot) -> DestinationSpec {
         DestinationSpec(address: d.address, port: d.port, weight: d.weight, upperThreshold: d.upperThreshold,
-                        lowerThreshold: d.lowerThreshold, method: d.method)
+                        lowerThreshold: d.lowerThreshold, method: d.method, tunnel: d.tunnel)
     }
 
     static func perform(_ change: ConfigChange, _ director: Director) throws(DirectorError) {

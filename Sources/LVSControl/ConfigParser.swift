@@ -55,7 +55,7 @@ struct ConfigParser {
     static let serviceKeys = ["protocol", "address", "port", "fwmark", "match", "scheduler", "scheduler_flags",
                               "persistence", "one_packet", "udp_timeout", "real_servers"]
     static let persistenceKeys = ["timeout", "netmask"]
-    static let serverKeys = ["address", "port", "weight", "method", "upper_threshold", "lower_threshold"]
+    static let serverKeys = ["address", "port", "weight", "method", "tunnel", "upper_threshold", "lower_threshold"]
 
     /// The longest unix socket path (sun_path is 108 bytes with the terminating NUL).
     static let maxSocketPath = 107
@@ -495,7 +495,8 @@ struct ConfigParser {
             switch try string(v, "method") {
             case "nat": method = .masquerade
             case "dr": method = .directRoute
-            default: throw error(v, "'method' must be nat or dr, got \(Self.describe(v))")
+            case "tun": method = .tunnel
+            default: throw error(v, "'method' must be nat, dr or tun, got \(Self.describe(v))")
             }
         }
         if rip.isIPv4 != key.address.isIPv4 {
@@ -507,12 +508,13 @@ struct ConfigParser {
         if let v = f.optional("port") {
             // Port 0 (the packet's own port) only for groups and port-0 services.
             port = try integer(v, "port", key.isGroup || key.port == 0 ? 0...65535 : 1...65535)
-            if method == .directRoute && port != key.port && !key.isGroup {
-                throw error(v, "a dr real server receives packets unchanged, so its port must be the service port "
+            if (method == .directRoute || method == .tunnel) && port != key.port && !key.isGroup {
+                throw error(v, "a \(method == .tunnel ? "tun" : "dr") real server receives packets unchanged, so its port must be the service port "
                             + "\(key.port), got \(port)")
             }
         }
-        var d = DestinationSpec(address: rip, port: port, method: method)
+        var d = DestinationSpec(address: rip, port: port, method: method,
+                                tunnel: try tunnel(f.optional("tunnel"), method: method))
         if let v = f.optional("weight") { d.weight = try integer(v, "weight", 0...65535) }
         if let v = f.optional("upper_threshold") { d.upperThreshold = try integer(v, "upper_threshold", 0...UInt32.max) }
         if let v = f.optional("lower_threshold") {

@@ -357,7 +357,16 @@ struct IPVSOptionReader {
 
 struct IPVSParser {
     enum ServiceKind { case none, tcp, udp, sctp, fwmark }
-    enum Forward { case masquerade, directRoute, tunnel }
+    enum Forward {
+        case masquerade, directRoute, tunnel
+        var method: ForwardingMethod {
+            switch self {
+            case .masquerade: .masquerade
+            case .directRoute: .directRoute
+            case .tunnel: .tunnel
+            }
+        }
+    }
 
     let program: String
     var command: IPVSCommandKind?
@@ -396,6 +405,7 @@ struct IPVSParser {
     var upperThreshold: UInt32 = 0
     var lowerThreshold: UInt32 = 0
     var tunnelType = 0
+    var tunnelPort: UInt16 = 0
 
     var timeouts: (UInt64, UInt64, UInt64) = (0, 0, 0)
 
@@ -612,7 +622,8 @@ struct IPVSParser {
             tunnelType = t
         case .tunPort:
             try set(.tunPort)
-            guard IPVSParser.number(value, 1, 65535) != nil else { throw .usage("illegal tunnel port specified") }
+            guard let port = IPVSParser.number(value, 1, 65535) else { throw .usage("illegal tunnel port specified") }
+            tunnelPort = UInt16(port)
         case .tunNoCsum: try set(.tunNoCsum)
         case .tunCsum: try set(.tunCsum)
         case .tunRemCsum: try set(.tunRemCsum)
@@ -769,7 +780,8 @@ struct IPVSParser {
         case .addDest, .editDest:
             let spec = DestinationSpec(
                 address: destAddress, port: destPort, weight: weight, upperThreshold: upperThreshold,
-                lowerThreshold: lowerThreshold, method: forward == .masquerade ? .masquerade : .directRoute)
+                lowerThreshold: lowerThreshold, method: forward.method,
+                tunnel: TunnelSettings(type: tunnelType == 1 ? .gue : .ipip, port: tunnelPort, udpChecksum: has(.tunCsum)))
             return command == .addDest ? .addServer(spec, to: key) : .editServer(spec, in: key)
         case .deleteDest: return .deleteServer(address: destAddress, port: destPort, from: key)
         case .timeout: return .setTimeouts(tcp: timeouts.0, tcpfin: timeouts.1, udp: timeouts.2)
@@ -790,7 +802,10 @@ struct IPVSParser {
             throw .unsupported("Persistent FTP services (port 21) are not supported: SwiftLVS has no FTP helper")
         }
         if (command == .addDest || command == .editDest) && forward == .tunnel {
-            throw .unsupported("Tunneling (-i, --ipip) is not supported by the engine yet; use -m or -g")
+            if tunnelType == 2 { throw .unsupported("GRE tunnels (--tun-type gre) are not supported; use ipip or gue") }
+            if has(.tunRemCsum) {
+                throw .unsupported("Remote checksum offload (--tun-remcsum) is not supported; use --tun-nocsum or --tun-csum")
+            }
         }
         if command == .startDaemon || command == .stopDaemon {
             throw .unsupported("The connection synchronization daemon is not supported yet")

@@ -72,7 +72,14 @@ public enum IPVSListing {
             if let t = s.udpTimeout { out += " --udp-timeout \(t / 1000)" }
             out += "\n"
             for d in sortedDestinations(s) {
-                out += "-a \(svc) -r \(Endpoint(d.address, d.port)) \(forwardSwitch(d.method)) -w \(d.weight)\n"
+                out += "-a \(svc) -r \(Endpoint(d.address, d.port)) \(forwardSwitch(d.method)) -w \(d.weight)"
+                if d.method == .tunnel {
+                    out += " --tun-type \(d.tunnel.type)"
+                    if d.tunnel.type == .gue {
+                        out += " --tun-port \(d.tunnel.port) " + (d.tunnel.udpChecksum ? "--tun-csum" : "--tun-nocsum")
+                    }
+                }
+                out += "\n"
             }
         }
         return out
@@ -187,8 +194,7 @@ public enum IPVSListing {
                 out += dname + " " + pad(String(d.weight), 9) + " " + pad(String(d.persistConns), 11) + " "
                     + pad(String(d.activeConns), 10) + " " + pad(String(d.inactiveConns), 10) + "\n"
             } else if format.contains(.tunInfo) {
-                // No tunnel destinations exist yet: every server shows "n/a".
-                out += dname + " " + pad(d.method.description, 7) + " " + pad("n/a", 13) + " " + pad(String(d.weight), 6)
+                out += dname + " " + pad(d.method.description, 7) + " " + pad(tunnelInfo(d), 13) + " " + pad(String(d.weight), 6)
                     + " " + pad(String(d.activeConns), 10) + " " + pad(String(d.inactiveConns), 10) + "\n"
             } else {
                 out += dname + " " + pad(d.method.description, 7) + " " + pad(String(d.weight), 6) + " "
@@ -202,12 +208,20 @@ public enum IPVSListing {
         [c.connections, c.inPackets, c.outPackets, c.inBytes, c.outBytes].map { largenum($0, exact: exact) }.joined()
     }
 
-    /// `-m`, `-g` (`-i` once tunnels exist), as `ipvsadm -S` writes the method.
+    /// `-m`, `-g`, `-i`, as `ipvsadm -S` writes the method.
     static func forwardSwitch(_ m: ForwardingMethod) -> String {
         switch m {
         case .masquerade: "-m"
         case .directRoute: "-g"
+        case .tunnel: "-i"
         }
+    }
+
+    /// The --tun-info column: `ipip`, `gue:<port>:<-c|+c>`, `n/a` for other methods.
+    static func tunnelInfo(_ d: DestinationSnapshot) -> String {
+        guard d.method == .tunnel else { return "n/a" }
+        if d.tunnel.type == .ipip { return "ipip" }
+        return "gue:\(d.tunnel.port):" + (d.tunnel.udpChecksum ? "+c" : "-c")
     }
 
     /// `printf("%-4s %s", proto, addr:port)`, truncated to 33 characters for IPv4.

@@ -5,7 +5,7 @@ import LVSPacket
 ///
 /// Names follow node_exporter's `node_ipvs_*` collector with an `lvs_` prefix; labels are
 /// `protocol` (tcp|udp), `local_address`, `local_port` for a service, plus `remote_address`,
-/// `remote_port` and `method` (nat|dr) for a real server. Addresses are printed without brackets.
+/// `remote_port` and `method` (nat|dr|tun) for a real server. Addresses are printed without brackets.
 public enum Metrics {
     /// The Content-Type of the exposition.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
@@ -84,6 +84,9 @@ public enum Metrics {
         sample(&out, "lvs_forwarded_frames_total", label("direction", "to_client"), counters.forwardedToClient)
         family(&out, "lvs_replies_total", "counter", "ICMP answers sent by the director (echo replies, errors).")
         sample(&out, "lvs_replies_total", "", counters.replies)
+        family(&out, "lvs_fragmentation_needed_total", "counter",
+               "VS/TUN packets too big for the tunnel path, answered with ICMP frag-needed / packet-too-big.")
+        sample(&out, "lvs_fragmentation_needed_total", "", counters.fragmentationNeeded)
         family(&out, "lvs_not_ours_frames_total", "counter", "Frames left to the kernel.")
         sample(&out, "lvs_not_ours_frames_total", "", counters.notOurs)
         family(&out, "lvs_connections_created_total", "counter", "Connections created.")
@@ -137,6 +140,7 @@ public enum Metrics {
             c.connectionsCreated &+= w.connectionsCreated
             c.connectionsExpired &+= w.connectionsExpired
             c.connectionsReused &+= w.connectionsReused
+            c.fragmentationNeeded &+= w.fragmentationNeeded
         }
         return c
     }

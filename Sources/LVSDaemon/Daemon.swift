@@ -322,6 +322,7 @@ enum DataPlaneMetrics {
             ("sent", c.sent), ("send_errors", c.sendErrors), ("truncated", c.truncated), ("no_route", c.noRoute),
             ("neighbor_misses", c.neighborMisses), ("neighbor_drops", c.neighborDrops),
             ("neighbor_timeouts", c.neighborTimeouts), ("arp_replies", c.arpReplies), ("arp_requests", c.arpRequests),
+            ("tunnel_segmented", c.tunnelSegmented), ("tunnel_segment_drops", c.tunnelSegmentDrops),
         ]
         var out = "# HELP lvs_dataplane_frames_total Frames seen by the data plane, by what became of them.\n"
         out += "# TYPE lvs_dataplane_frames_total counter\n"

@@ -30,7 +30,7 @@ public final class DataPlane: @unchecked Sendable {
     var tasks: [() -> Void] = []
     var running = true
     var thread: pthread_t?
-    public private(set) var stats = DataPlaneCounters()
+    public internal(set) var stats = DataPlaneCounters()
 
     /// Frames gathered for transmit per interface in one batch.
     var tx: [UnsafeMutablePointer<clinuxnet_tx>]
@@ -47,6 +47,11 @@ public final class DataPlane: @unchecked Sendable {
     /// Scratch space for ARP requests the director originates.
     let scratch = UnsafeMutableRawPointer.allocate(byteCount: 2048 * 64, alignment: 64)
     var scratchUsed = 0
+    /// Segments of encapsulated VS/TUN super-frames awaiting transmit (DataPlane+Tunnel).
+    static let segmentSlots = 128
+    static let segmentSlotSize = 9216 + 128
+    let segmentBuffer = UnsafeMutableRawPointer.allocate(byteCount: DataPlane.segmentSlots * DataPlane.segmentSlotSize, alignment: 64)
+    var segmentsUsed = 0
 
     public init(interfaces names: [String], gateway: IPAddress?, director: Director) throws(DataPlaneError) {
         guard !names.isEmpty else { throw .configuration("no data-plane interface configured") }
@@ -58,6 +63,7 @@ public final class DataPlane: @unchecked Sendable {
         for n in names { rs.append(try PacketRing(interface: n)) }
         rings = rs
         self.director = director
+        director.setTunnelPath(DataPlane.tunnelPath(ifs))
         pending = PendingFrames(slots: 256, slotSize: 2048)
         wakeFD = clinuxnet_eventfd()
         tx = names.map { _ in UnsafeMutablePointer<clinuxnet_tx>.allocate(capacity: DataPlane.batch * 2) }
@@ -70,6 +76,7 @@ public final class DataPlane: @unchecked Sendable {
         batchFrames.deallocate()
         batchVerdicts.deallocate()
         scratch.deallocate()
+        segmentBuffer.deallocate()
         close(wakeFD)
     }
 
@@ -179,7 +186,8 @@ public final class DataPlane: @unchecked Sendable {
             }
             let partial = slot.vnet.u8(0) & UInt8(VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0
             batchSlots[n] = slot
-            batchFrames[n] = Frame(base: slot.frame, length: slot.length, capacity: slot.capacity, checksumPartial: partial)
+            batchFrames[n] = Frame(base: slot.frame, length: slot.length, capacity: slot.capacity, checksumPartial: partial,
+                                   gsoSize: DataPlane.gsoSize(slot.vnet))
             n += 1
         }
         guard taken > 0 else { return 0 }
@@ -194,7 +202,11 @@ public final class DataPlane: @unchecked Sendable {
             let length = batchFrames[j].length
             switch batchVerdicts[j] {
             case let .forward(_, nextHop):
-                forward(slot, length: length, nextHop: nextHop, now: now)
+                if batchFrames[j].encapsulation != 0 {
+                    forwardEncapsulated(slot, frame: batchFrames[j], nextHop: nextHop, now: now)
+                } else {
+                    forward(slot, length: length, nextHop: nextHop, now: now)
+                }
             case .reply:
                 // An answer written by the engine: full checksums, no offload metadata.
                 clearVNet(slot.vnet)
@@ -330,6 +342,7 @@ public final class DataPlane: @unchecked Sendable {
             txCount[i] = 0
         }
         scratchUsed = 0
+        segmentsUsed = 0
         if pending.queued > 0 { pending.recycleSent() }
     }
 }
@@ -351,6 +364,9 @@ public struct DataPlaneCounters: Sendable, Equatable {
     public var arpReplies: UInt64 = 0
     /// ARP requests and IPv6 neighbour solicitations sent.
     public var arpRequests: UInt64 = 0
+    /// VS/TUN super-frames cut into segments in software, and ones that could not be.
+    public var tunnelSegmented: UInt64 = 0
+    public var tunnelSegmentDrops: UInt64 = 0
     public init() {}
 }
 

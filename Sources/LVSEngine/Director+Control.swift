@@ -284,6 +284,7 @@ extension Director {
         d.pointee.upperThreshold = spec.upperThreshold
         d.pointee.lowerThreshold = spec.lowerThreshold
         d.pointee.method = spec.method
+        d.pointee.tunnel = spec.tunnel
     }
 
     func position(of address: IPAddress, _ port: UInt16, in record: ServiceRecord) -> Int? {

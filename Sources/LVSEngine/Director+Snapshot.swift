@@ -52,10 +52,13 @@ public struct DestinationSnapshot: Sendable, Equatable {
     public var persistConns: UInt32
     public var overloaded: Bool
     public var stats: TrafficCounters
+    /// VS/TUN encapsulation (meaningful when `method` is `.tunnel`).
+    public var tunnel: TunnelSettings
 
     public init(address: IPAddress, port: UInt16, method: ForwardingMethod, weight: Int32, upperThreshold: UInt32,
                 lowerThreshold: UInt32, activeConns: UInt32, inactiveConns: UInt32, persistConns: UInt32,
-                overloaded: Bool, stats: TrafficCounters) {
+                overloaded: Bool, stats: TrafficCounters, tunnel: TunnelSettings = TunnelSettings()) {
+        self.tunnel = tunnel
         self.address = address
         self.port = port
         self.method = method
@@ -107,7 +110,7 @@ extension Director {
         DestinationSnapshot(
             address: d.address, port: d.port, method: d.method, weight: d.weight, upperThreshold: d.upperThreshold,
             lowerThreshold: d.lowerThreshold, activeConns: d.activeConns, inactiveConns: d.inactiveConns,
-            persistConns: d.persistConns, overloaded: d.isOverloaded, stats: d.stats)
+            persistConns: d.persistConns, overloaded: d.isOverloaded, stats: d.stats, tunnel: d.tunnel)
     }
 
     /// Every tracked connection (a full table scan: for listings, not for the packet path).
@@ -140,6 +143,7 @@ extension Director {
         c.connectionsCreated = hot[Counter.created]
         c.connectionsExpired = hot[Counter.expired]
         c.connectionsReused = hot[Counter.reused]
+        c.fragmentationNeeded = hot[Counter.fragmentationNeeded]
         return c
     }
 }

@@ -73,6 +73,8 @@ public final class Director {
     public var expireQuiescentTemplate: Bool
     /// Where batch warming stores what it loaded, so the loads are not optimised away.
     @usableFromInline var warmSink: UInt32 = 0
+    /// Outer source addresses and MTU for VS/TUN, given by the data plane (`setTunnelPath`).
+    @usableFromInline var tunnelPath = TunnelPath()
 
     @usableFromInline enum Counter {
         @usableFromInline static let base = DropReason.allCases.count
@@ -83,7 +85,9 @@ public final class Director {
         @usableFromInline static let created = base + 4
         @usableFromInline static let expired = base + 5
         @usableFromInline static let reused = base + 6
-        @usableFromInline static let count = base + 7
+        /// Frag-needed / packet-too-big answers for VS/TUN (also counted in `replies`).
+        @usableFromInline static let fragmentationNeeded = base + 7
+        @usableFromInline static let count = base + 8
     }
 
     @usableFromInline enum ServiceFlag {

@@ -24,13 +24,17 @@ public enum TransportProtocol: UInt8, Sendable, Hashable, CustomStringConvertibl
 public enum ForwardingMethod: UInt8, Sendable, Hashable, CustomStringConvertible {
     /// VS/NAT: destination rewritten to RIP:rport; replies come back through the director.
     case masquerade = 0
+    /// VS/TUN: the packet is encapsulated (IPIP, 6in6 or GUE) to the real server; replies bypass
+    /// the director.
+    case tunnel = 2
     /// VS/DR: only the next hop (L2 destination) changes; replies bypass the director.
     case directRoute = 3
 
-    /// The name ipvsadm's listing uses ("Masq", "Route").
+    /// The name ipvsadm's listing uses ("Masq", "Tunnel", "Route").
     public var description: String {
         switch self {
         case .masquerade: "Masq"
+        case .tunnel: "Tunnel"
         case .directRoute: "Route"
         }
     }

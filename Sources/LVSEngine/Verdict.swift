@@ -43,6 +43,9 @@ public enum DropReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case badICMPChecksum
     /// An ICMP error about a connection, but too short to rewrite.
     case icmpUnusable
+    /// VS/TUN could not encapsulate: no outer source address for the family, no room in the
+    /// frame, or a packet too big for the path that may not be answered with frag-needed.
+    case tunnelUnusable
 
     public var description: String {
         switch self {
@@ -55,6 +58,7 @@ public enum DropReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .destinationRemoved: "destination_removed"
         case .badICMPChecksum: "bad_icmp_checksum"
         case .icmpUnusable: "icmp_unusable"
+        case .tunnelUnusable: "tunnel_unusable"
         }
     }
 }

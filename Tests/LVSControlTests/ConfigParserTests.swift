@@ -48,6 +48,9 @@ import Testing
               - address: 10.0.1.22
                 port: 443
                 method: dr
+              - address: 10.0.1.23
+                method: tun
+                tunnel: {type: gue, port: 6080}
           - address: 2001:db8::100
             port: 80
             scheduler: wrr
@@ -85,6 +88,8 @@ import Testing
                 ConfiguredService(ServiceSpec(tls, scheduler: "wlc"), [
                     DestinationSpec(address: ip("10.0.1.21"), port: 443, weight: 2, method: .directRoute),
                     DestinationSpec(address: ip("10.0.1.22"), port: 443, weight: 1, method: .directRoute),
+                    DestinationSpec(address: ip("10.0.1.23"), port: 443, method: .tunnel,
+                                    tunnel: TunnelSettings(type: .gue, port: 6080)),
                 ]),
                 ConfiguredService(ServiceSpec(web6, scheduler: "wrr"), [
                     DestinationSpec(address: ip("fd00:10::2"), port: 8080, weight: 0),
@@ -164,6 +169,25 @@ import Testing
         #expect(c.services[0].destinations == [DestinationSpec(address: ip("10.0.0.9"), port: 80, method: .directRoute)])
     }
 
+    @Test func tunServersWithTheirTunnels() throws {
+        let c = try LVSDConfiguration.parse(text: """
+            interfaces: [d0]
+            services:
+              - address: 10.0.0.1
+                port: 80
+                real_servers:
+                  - {address: 10.0.0.9, method: tun}
+                  - {address: 10.0.0.10, method: tun, tunnel: {type: gue, port: 6080}}
+                  - {address: 10.0.0.11, method: tun, tunnel: {type: gue, port: 6081, checksum: true}}
+            """)
+        #expect(c.services[0].destinations == [
+            DestinationSpec(address: ip("10.0.0.9"), port: 80, method: .tunnel, tunnel: TunnelSettings(type: .ipip)),
+            DestinationSpec(address: ip("10.0.0.10"), port: 80, method: .tunnel, tunnel: TunnelSettings(type: .gue, port: 6080)),
+            DestinationSpec(address: ip("10.0.0.11"), port: 80, method: .tunnel,
+                            tunnel: TunnelSettings(type: .gue, port: 6081, udpChecksum: true)),
+        ])
+    }
+
     @Test func sameEndpointInDifferentProtocolsIsNoDuplicate() throws {
         let c = try LVSDConfiguration.parse(text: """
             interfaces: [d0]
@@ -228,7 +252,7 @@ import Testing
                  wieght: 2
          """,
          "lvsd.yaml:7:9: unknown key 'wieght' in a real server (allowed: address, port, weight, method, "
-            + "upper_threshold, lower_threshold)"),
+            + "tunnel, upper_threshold, lower_threshold)"),
         ("interfaces: [d0]\ntimeouts: {tcp: 10, fin: 10}\n",
          "lvsd.yaml:2:21: unknown key 'fin' in 'timeouts' (allowed: tcp, tcpfin, udp, close, close_wait, last_ack, listen, none, syn_recv, syn_sent, synack, time_wait)"),
         // Wrong types.
@@ -308,8 +332,16 @@ import Testing
          "lvsd.yaml:5:16: unknown scheduler 'fifo' (available: dh, fo, lblc, lblcr, lc, mh, nq, ovf, rr, sed, sh, twos, wlc, wrr)"),
         ("interfaces: [d0]\nservices:\n  - protocol: sctp\n    address: 10.0.1.100\n    port: 80\n",
          "lvsd.yaml:3:15: 'protocol' must be tcp or udp, got 'sctp'"),
-        ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 80\n    real_servers:\n      - {address: 10.0.0.2, method: tun}\n",
-         "lvsd.yaml:6:37: 'method' must be nat or dr, got 'tun'"),
+        ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 80\n    real_servers:\n      - {address: 10.0.0.2, method: gre}\n",
+         "lvsd.yaml:6:37: 'method' must be nat, dr or tun, got 'gre'"),
+        ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 80\n    real_servers:\n      - {address: 10.0.0.2, method: tun, tunnel: {type: gue}}\n",
+         "lvsd.yaml:6:50: a gue tunnel is missing the required key 'port' (the real server's lvs-tunnel UDP port)"),
+        ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 80\n    real_servers:\n      - {address: 10.0.0.2, method: nat, tunnel: {type: ipip}}\n",
+         "lvsd.yaml:6:50: 'tunnel' applies only to real servers with 'method: tun'"),
+        ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 80\n    real_servers:\n      - {address: 10.0.0.2, method: tun, tunnel: {type: ipip, port: 6080}}\n",
+         "lvsd.yaml:6:69: 'port' applies only to 'type: gue' tunnels"),
+        ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 80\n    real_servers:\n      - {address: 10.0.0.2, method: tun, tunnel: {type: gre}}\n",
+         "lvsd.yaml:6:57: 'type' must be ipip or gue, got 'gre'"),
         ("interfaces: [d0, averyveryverylongname]\n",
          "lvsd.yaml:1:18: interface name 'averyveryverylongname' must be 1..15 bytes long"),
         ("interfaces: [d0, 'd 1']\n",

@@ -210,6 +210,23 @@ import Testing
         }
     }
 
+    // MARK: VS/TUN
+
+    @Test func tunnelServers() throws {
+        let web = ServiceKey(.tcp, IPAddress("10.0.0.1")!, 80)
+        let rip = IPAddress("10.0.0.2")!
+        // DR and TUN reach the server on the service port, whatever -r says.
+        #expect(try parse("-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -i -w 2")
+            == .addServer(DestinationSpec(address: rip, port: 80, weight: 2, method: .tunnel,
+                                          tunnel: TunnelSettings(type: .ipip)), to: web))
+        #expect(try parse("-a -t 10.0.0.1:80 -r 10.0.0.2 --ipip --tun-type gue --tun-port 6080 --tun-csum")
+            == .addServer(DestinationSpec(address: rip, port: 80, method: .tunnel,
+                                          tunnel: TunnelSettings(type: .gue, port: 6080, udpChecksum: true)), to: web))
+        #expect(try parse("-e -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gue --tun-port 7000 --tun-nocsum")
+            == .editServer(DestinationSpec(address: rip, port: 80, method: .tunnel,
+                                           tunnel: TunnelSettings(type: .gue, port: 7000)), in: web))
+    }
+
     // MARK: Valid ipvsadm that the engine cannot do yet
 
     @Test(arguments: [
@@ -217,9 +234,9 @@ import Testing
         ("-A -t 10.0.0.1:21 -p", "Persistent FTP services (port 21) are not supported: SwiftLVS has no FTP helper"),
         ("-A -u 10.0.0.1:5060 --pe sip", "Persistence engines (--pe) are not supported yet (issue #5)"),
         ("-A --sctp-service 10.0.0.1:80", "SCTP services (--sctp-service) are not supported"),
-        ("-a -t 10.0.0.1:80 -r 10.0.0.2 -i", "Tunneling (-i, --ipip) is not supported by the engine yet; use -m or -g"),
-        ("-e -t 10.0.0.1:80 -r 10.0.0.2 --ipip --tun-type gue --tun-port 6080 --tun-csum",
-         "Tunneling (-i, --ipip) is not supported by the engine yet; use -m or -g"),
+        ("-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gre", "GRE tunnels (--tun-type gre) are not supported; use ipip or gue"),
+        ("-e -t 10.0.0.1:80 -r 10.0.0.2 --ipip --tun-type gue --tun-port 6080 --tun-remcsum",
+         "Remote checksum offload (--tun-remcsum) is not supported; use --tun-nocsum or --tun-csum"),
         ("--start-daemon master --mcast-interface eth1", "The connection synchronization daemon is not supported yet"),
         ("--stop-daemon backup", "The connection synchronization daemon is not supported yet"),
     ])

@@ -140,3 +140,51 @@ lab_flat_up() {
     ip -n "$P-c" link set c0 up
     ip -n "$P-d" link set d0 up
 }
+
+# lab_tun_up PREFIX NSERVERS: one dual-stack layer-2 segment (bridge in ${P}-sw) for VS/TUN.
+#   client 10.0.3.2 / fd00:3::2, director d0 10.0.3.1 / fd00:3::1 (its data plane owns the VIPs
+#   10.0.3.100 and fd00:3::100), servers 10.0.3.(10+I) / fd00:3::(10+I) holding both VIPs on lo
+#   (arp_ignore/arp_announce; IPv6 answers neighbour solicitations only for addresses of the
+#   receiving interface), rp_filter off, replies straight to the client on the segment.
+LAB_TUN_VIP=10.0.3.100
+LAB_TUN_VIP6=fd00:3::100
+LAB_TUN_CLIENT=10.0.3.2
+LAB_TUN_CLIENT6=fd00:3::2
+lab_tun_server_ip() { echo "10.0.3.$((10 + $1))"; }
+lab_tun_server_ip6() { echo "fd00:3::$((10 + $1))"; }
+lab_tun_up() {
+    local P=$1 N=$2 i ns
+    lab_down "$P"
+    ip netns add "$P-c"; ip netns add "$P-d"; ip netns add "$P-sw"
+    for ns in "$P-c" "$P-d" "$P-sw"; do ip -n "$ns" link set lo up; done
+    ip netns exec "$P-d" sysctl -qw net.ipv4.ip_forward=0
+    ip netns exec "$P-d" sysctl -qw net.ipv6.conf.all.forwarding=0
+    ip -n "$P-sw" link add br0 type bridge
+    ip -n "$P-sw" link set br0 up
+    ip link add c0 netns "$P-c" type veth peer name sw-c netns "$P-sw"
+    ip link add d0 netns "$P-d" type veth peer name sw-d netns "$P-sw"
+    ip -n "$P-c" addr add $LAB_TUN_CLIENT/24 dev c0
+    ip -n "$P-c" addr add $LAB_TUN_CLIENT6/64 dev c0 nodad
+    ip -n "$P-d" addr add 10.0.3.1/24 dev d0
+    ip -n "$P-d" addr add fd00:3::1/64 dev d0 nodad
+    for i in $(seq "$N"); do
+        ns="$P-r$i"
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+        ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1
+        ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_announce=2
+        ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0
+        ip netns exec "$ns" sysctl -qw net.ipv4.conf.default.rp_filter=0
+        ip link add eth0 netns "$ns" type veth peer name "sw-r$i" netns "$P-sw"
+        ip -n "$ns" addr add "$(lab_tun_server_ip "$i")/24" dev eth0
+        ip -n "$ns" addr add "$(lab_tun_server_ip6 "$i")/64" dev eth0 nodad
+        ip -n "$ns" addr add $LAB_TUN_VIP/32 dev lo
+        ip -n "$ns" addr add $LAB_TUN_VIP6/128 dev lo
+        ip -n "$ns" link set eth0 up
+        ip -n "$P-sw" link set "sw-r$i" master br0 up
+    done
+    ip -n "$P-sw" link set sw-c master br0 up
+    ip -n "$P-sw" link set sw-d master br0 up
+    ip -n "$P-c" link set c0 up
+    ip -n "$P-d" link set d0 up
+}

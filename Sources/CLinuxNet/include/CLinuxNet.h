@@ -61,4 +61,24 @@ int clinuxnet_eventfd(void);
 void clinuxnet_wake(int fd);
 void clinuxnet_drain(int fd);
 
+
+// lvs-tunnel (the VS/TUN real-server agent).
+
+/// Creates (or attaches to) the TUN device `name` (IFF_TUN | IFF_NO_PI, "" for a kernel-chosen
+/// lvstun%d name), writes its name to `out_name` (IFNAMSIZ bytes) and sets it up. Returns the fd,
+/// or -errno with `*step` naming what failed (0 open, 1 TUNSETIFF, 2 bringing the link up).
+int clinuxnet_tun_open(const char *name, char *out_name, int *step);
+
+/// Makes SIGINT and SIGTERM set a flag read by `clinuxnet_stop_requested` instead of killing.
+void clinuxnet_stop_on_signals(void);
+int clinuxnet_stop_requested(void);
+
+/// A raw IPv4/IPv6 socket for `protocol`, or a UDP socket (protocol 17) bound to `port` on the
+/// dual-stack wildcard address. Returns the fd or -errno.
+int clinuxnet_tunnel_socket(int family, int protocol, int port);
+
+/// recvfrom into `buf`; stores the source address (IPv4-mapped for IPv4) in `src16`. Returns the
+/// byte count, 0 when nothing is waiting (non-blocking), or -errno.
+long clinuxnet_recv_from(int fd, void *buf, unsigned long len, uint8_t src16[16]);
+
 #endif

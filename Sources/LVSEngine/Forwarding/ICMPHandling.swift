@@ -24,6 +24,8 @@ extension Director {
             }
             return drop(.noService)
         }
+        // VS/TUN: an error about our own tunnel packet (addressed to the tunnel source).
+        if !toVIP, let v = tunnelError(&frame, p) { return v }
         guard let q = PacketParser.parseQuoted(frame.base, offset: p.l4Offset &+ HeaderSize.icmp, end: p.l3End, ipv4: v4),
             q.proto == IPProto.tcp || q.proto == IPProto.udp
         else { return toVIP ? drop(.icmpUnusable) : notOurs() }
@@ -36,6 +38,11 @@ extension Director {
             let c = table.entries + Int(ci)
             if c.pointee.method == ForwardingMethod.masquerade.rawValue {
                 translateError(&frame, p, q, outerIsSource: false, address: c.pointee.dest, port: c.pointee.destPort)
+            } else if c.pointee.method == ForwardingMethod.tunnel.rawValue,
+                let refused = encapsulate(&frame, p, dest: c.pointee.dest, slot: c.pointee.destSlot, answerTooBig: false)
+            {
+                // VS/TUN: the error travels encapsulated, unchanged, like the connection's packets.
+                return refused
             }
             let bytes = p.ipLength
             dests[Int(c.pointee.destSlot)].stats.countIn(bytes: bytes)

@@ -40,8 +40,13 @@ extension Director {
         } else {
             refresh(ci, expires: now.milliseconds &+ udpTimeout(svc))
         }
-        if c.pointee.method == ForwardingMethod.masquerade.rawValue {
+        let method = c.pointee.method
+        if method == ForwardingMethod.masquerade.rawValue {
             rewriteDestination(&frame, p, address: c.pointee.dest, port: c.pointee.destPort)
+        } else if method == ForwardingMethod.tunnel.rawValue,
+            let refused = encapsulate(&frame, p, dest: c.pointee.dest, slot: c.pointee.destSlot, answerTooBig: true)
+        {
+            return refused
         }
         let bytes = p.ipLength
         dests[Int(c.pointee.destSlot)].stats.countIn(bytes: bytes)

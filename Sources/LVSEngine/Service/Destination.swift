@@ -11,9 +11,12 @@ public struct DestinationSpec: Sendable, Equatable {
     /// Lower connection threshold (-y); 0 = none. See `DestinationState.unbind`.
     public var lowerThreshold: UInt32
     public var method: ForwardingMethod
+    /// Encapsulation for `.tunnel` (ignored by other methods).
+    public var tunnel: TunnelSettings
 
     public init(address: IPAddress, port: UInt16, weight: Int32 = 1, upperThreshold: UInt32 = 0,
-                lowerThreshold: UInt32 = 0, method: ForwardingMethod = .masquerade) {
+                lowerThreshold: UInt32 = 0, method: ForwardingMethod = .masquerade, tunnel: TunnelSettings = TunnelSettings()) {
+        self.tunnel = tunnel
         self.address = address
         self.port = port
         self.weight = weight
@@ -33,6 +36,8 @@ public struct DestinationState: Sendable {
     public var address: IPAddress = .zero
     public var port: UInt16 = 0
     public var method: ForwardingMethod = .masquerade
+    /// VS/TUN encapsulation of this server.
+    public var tunnel = TunnelSettings()
     /// Bit set of `DestinationState.flag*`.
     public var flags: UInt8 = 0
     /// Owning service slot.

@@ -10,6 +10,8 @@ public struct DirectorCounters: Sendable, Equatable {
     public var connectionsExpired: UInt64 = 0
     /// A SYN that found a finished (TIME_WAIT/CLOSE) or orphaned connection and was rescheduled.
     public var connectionsReused: UInt64 = 0
+    /// VS/TUN packets too big for the tunnel path, answered with frag-needed / packet-too-big.
+    public var fragmentationNeeded: UInt64 = 0
 
     public init() {}
 
