@@ -24,6 +24,9 @@ public struct LVSDConfiguration: Sendable, Equatable {
     public var timeouts: ConfigTimeouts
     /// Virtual services in file order, each with its real servers in file order.
     public var services: [ConfiguredService]
+    /// Health checking per service (keepalived.conf input, docs/HEALTH.md); services not listed
+    /// are not checked. The configured weights in `services` stay the source of truth.
+    public var health: [ServiceHealth] = []
 
     public init(controlSocket: String = LVSDConfiguration.defaultControlSocket, metricsListen: ListenAddress? = nil,
                 connectionCapacity: Int = LVSDConfiguration.defaultConnectionCapacity, interfaces: [String],
