@@ -13,11 +13,12 @@ public enum HealthReport {
         for s in servers { byEndpoint[s.id.service.description, default: []].append(s) }
         var out: [String] = []
         var current: ServiceKey?
+        var inService = false
         var shown: Set<String> = []
         func flushMissing() {
             guard let key = current else { return }
             for s in byEndpoint[key.description] ?? [] where !shown.contains(s.id.description) {
-                out.append("  -> " + pad(s.id.description, 28) + "(not in table)  " + state(s))
+                out.append("  -> " + pad(s.id.description, 29) + "(not in table)  " + state(s))
             }
             shown = []
         }
@@ -29,9 +30,16 @@ public enum HealthReport {
                 flushMissing()
                 let head = line.split(separator: " ", omittingEmptySubsequences: true).prefix(2).joined(separator: "  ")
                 current = services[head]
+                inService = true
                 out.append(line)
-            } else if line.hasPrefix("  -> "), let key = current {
+            } else if line.hasPrefix("  -> RemoteAddress") {
+                out.append(line + "  Health")
+            } else if line.hasPrefix("  -> "), inService {
                 let ep = line.dropFirst(5).prefix { $0 != " " }
+                guard let key = current else {
+                    out.append(line + "  -")
+                    continue
+                }
                 let match = (byEndpoint[key.description] ?? []).first { $0.id.description == ep }
                 if let m = match {
                     shown.insert(m.id.description)
@@ -41,13 +49,12 @@ public enum HealthReport {
                 } else {
                     out.append(line + "  -")
                 }
-            } else if line.hasPrefix("  -> RemoteAddress") {
-                out.append(line + "  Health")
             } else {
-                if line.isEmpty { flushMissing(); current = nil }
+                if line.isEmpty { flushMissing(); current = nil; inService = false }
                 out.append(line)
             }
         }
+        flushMissing()
         return out.joined(separator: "\n")
     }
 

@@ -135,7 +135,7 @@ import Testing
         #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 { HTTP_GET { connect_timeout 1 } }\n}\n")
             == "k.conf:2:28: HTTP_GET needs at least one url { path ... } block")
         #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 { HTTP_GET { url { path / status_code 700 } } }\n}\n")
-            == "k.conf:2:62: status_code must be a code or range within 100...599, got '700'")
+            == "k.conf:2:64: status_code must be a code or range within 100...599, got '700'")
         #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n lb_kind FNAT\n}\n")
             == "k.conf:2:10: lb_kind FNAT: full NAT is not supported by this lvsd yet (NAT and DR are)")
         #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n lb_kind DOUBLE_NAT\n}\n")
@@ -152,16 +152,22 @@ import Testing
         let k = try LVSDConfiguration.parseKeepalived(text: """
             virtual_server 10.0.0.1 80 {
                 frobnicate 3
-                real_server 10.0.0.2 80 { weight 2  colour blue }
+                real_server 10.0.0.2 80 {
+                    weight 2
+                    colour blue
+                }
             }
             bogus_block { a b }
             """, file: "k.conf")
         #expect(k.warnings.map(\.description) == [
             "k.conf:2: warning: unknown keyword 'frobnicate' in virtual_server ignored",
-            "k.conf:3: warning: unknown keyword 'colour' in real_server ignored",
-            "k.conf:5: warning: unknown keyword 'bogus_block' ignored",
+            "k.conf:5: warning: unknown keyword 'colour' in real_server ignored",
+            "k.conf:8: warning: unknown keyword 'bogus_block' ignored",
         ])
         #expect(k.configuration.services[0].destinations[0].weight == 2)
+        // In a one-line block an unknown word reads as a value of the keyword before it.
+        #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 { weight 2  colour blue }\n}\n")
+            == "k.conf:2:38: unexpected 'colour' after weight (takes 1 value)")
     }
 
     @Test func formatDetection() {

@@ -11,22 +11,22 @@ import Testing
         var m = CheckerMachine(spec: spec, alpha: false, now: 100)
         #expect(m.isUp)
         #expect(m.nextDue == 100)
-        #expect(!m.record(.up(), now: 100))
+        do { let changed = m.record(.up(), now: 100); #expect(!changed) }
         #expect(m.nextDue == 106)
         // First and second failures: retries, 1 s apart, still up.
-        #expect(!m.record(.down(reason: "refused"), now: 106))
+        do { let changed = m.record(.down(reason: "refused"), now: 106); #expect(!changed) }
         #expect(m.isUp && m.nextDue == 107)
-        #expect(!m.record(.down(reason: "refused"), now: 107))
+        do { let changed = m.record(.down(reason: "refused"), now: 107); #expect(!changed) }
         #expect(m.isUp && m.nextDue == 108)
         // Third: retry (2) exhausted → down, back to delay_loop.
-        #expect(m.record(.down(reason: "refused"), now: 108))
+        do { let changed = m.record(.down(reason: "refused"), now: 108); #expect(changed) }
         #expect(!m.isUp)
         #expect(m.nextDue == 114)
         #expect(m.reason == "TCP_CHECK: refused")
         // A down checker is not retried, and comes back at the first success.
-        #expect(!m.record(.down(reason: "refused"), now: 114))
+        do { let changed = m.record(.down(reason: "refused"), now: 114); #expect(!changed) }
         #expect(m.nextDue == 120)
-        #expect(m.record(.up(), now: 120))
+        do { let changed = m.record(.up(), now: 120); #expect(changed) }
         #expect(m.isUp)
     }
 
@@ -44,14 +44,14 @@ import Testing
         var s = spec
         s.retry = 0
         var m = CheckerMachine(spec: s, alpha: false, now: 0)
-        #expect(m.record(.down(reason: "timeout"), now: 0))
+        do { let changed = m.record(.down(reason: "timeout"), now: 0); #expect(changed) }
         #expect(!m.isUp)
     }
 
     @Test func alphaStartsDown() {
         var m = CheckerMachine(spec: spec, alpha: true, now: 0)
         #expect(!m.isUp)
-        #expect(m.record(.up(), now: 0))
+        do { let changed = m.record(.up(), now: 0); #expect(changed) }
     }
 
     @Test func miscDynamicWeightIsKeptWhileUpAndDroppedWhenDown() {
@@ -70,12 +70,12 @@ import Testing
         #expect(m.isUp && m.agentPercent == 75 && !m.agentDrain)
         _ = m.record(.agent(AgentReport.parse("drain")!), now: 2)
         #expect(m.isUp && m.agentDrain)
-        #expect(m.record(.agent(AgentReport.parse("maint")!), now: 4))
+        do { let changed = m.record(.agent(AgentReport.parse("maint")!), now: 4); #expect(changed) }
         #expect(!m.isUp)
         // An unreachable agent changes nothing.
-        #expect(!m.record(.inconclusive(reason: "refused"), now: 6))
+        do { let changed = m.record(.inconclusive(reason: "refused"), now: 6); #expect(!changed) }
         #expect(!m.isUp)
-        #expect(m.record(.agent(AgentReport.parse("ready")!), now: 8))
+        do { let changed = m.record(.agent(AgentReport.parse("ready")!), now: 8); #expect(changed) }
         #expect(m.isUp && !m.agentDrain && m.agentPercent == 75)
     }
 

@@ -41,8 +41,10 @@ import Testing
         #expect(events[0].description
             == "real server 192.168.10.3:8080 of TCP 10.0.1.100:80 DOWN (removed): TCP_CHECK: connect to 192.168.10.3:8080: Connection refused")
         #expect(Self.weights(b) == ["192.168.10.2:8080 1", "192.168.10.4:8080 3"])
-        #expect(b.record(Self.id(2), .down(reason: "x"), now: 2).isEmpty)
-        #expect(b.record(Self.id(2), .up(), now: 3).count == 1)
+        let again = b.record(Self.id(2), .down(reason: "x"), now: 2)
+        #expect(again.isEmpty)
+        let up = b.record(Self.id(2), .up(), now: 3)
+        #expect(up.count == 1)
         #expect(Self.weights(b) == ["192.168.10.2:8080 1", "192.168.10.3:8080 2", "192.168.10.4:8080 3"])
     }
 
@@ -54,7 +56,7 @@ import Testing
 
     @Test func alphaServersStartOutOfTheTable() {
         var b = HealthBook(Self.config(alpha: true, sorry: true), now: 0)
-        #expect(Self.weights(b) == ["192.168.10.100:80 1"], "no live server: quorum lost, sorry server")
+        #expect(Self.weights(b) == ["192.168.10.99:80 1"], "no live server: quorum lost, sorry server")
         _ = b.record(Self.id(1), .up(), now: 0)
         #expect(Self.weights(b) == ["192.168.10.2:8080 1"])
     }
@@ -72,7 +74,7 @@ import Testing
         _ = b.record(Self.id(1), .down(reason: "x"), now: 1)
         let events = b.record(Self.id(2), .down(reason: "x"), now: 1)
         #expect(events.contains(.quorumLost(Self.key, aliveWeight: 0, quorum: 1, sorry: DestinationSpec(address: IPAddress(192, 168, 10, 99), port: 80))))
-        #expect(Self.weights(b) == ["192.168.10.100:80 1"])
+        #expect(Self.weights(b) == ["192.168.10.99:80 1"])
         let back = b.record(Self.id(1), .up(), now: 2)
         #expect(back.contains(.quorumGained(Self.key, aliveWeight: 1, quorum: 1)))
         #expect(Self.weights(b) == ["192.168.10.2:8080 1"])
@@ -88,7 +90,7 @@ import Testing
         #expect(b.quorumUp[Self.key] == false)
         _ = b.record(Self.id(3), .up(), now: 1)  // 3 live: not yet (needs 5)
         #expect(b.quorumUp[Self.key] == false)
-        #expect(Self.weights(b) == ["192.168.10.100:80 1"], "while the quorum is lost the live servers are out too")
+        #expect(Self.weights(b) == ["192.168.10.99:80 1"], "while the quorum is lost the live servers are out too")
         _ = b.record(Self.id(2), .up(), now: 1)  // 5 live: regained
         #expect(b.quorumUp[Self.key] == true)
         #expect(Self.weights(b) == ["192.168.10.3:8080 2", "192.168.10.4:8080 3"])

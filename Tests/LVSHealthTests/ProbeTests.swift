@@ -11,12 +11,14 @@ import Testing
 @Suite struct ProbeTests {
     static let lo = IPAddress(127, 0, 0, 1)
 
-    /// A loopback TCP listener answering `response` to every connection (then closing).
+    /// A loopback TCP listener answering `response` to every connection (then closing); with
+    /// `readFirst` it waits for the request first (HTTP), else it speaks first (agent).
     final class Server: @unchecked Sendable {
         let fd: Int32
         let port: UInt16
-        init(response: [UInt8]?) {
-            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        init(response: [UInt8]?, readFirst: Bool = true) {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            self.fd = fd
             var sin = sockaddr_in()
             sin.sin_family = sa_family_t(AF_INET)
             sin.sin_addr.s_addr = ProbeTests.lo.v4Raw
@@ -29,21 +31,24 @@ import Testing
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
             }
             port = UInt16(bigEndian: sin.sin_port)
-            let fd = self.fd
             HealthThread.detach {
                 while true {
                     let c = accept(fd, nil, nil)
-                    if c < 0 { return }
+                    if c < 0 {
+                        close(fd)  // here, not in stop(): the number must not be reused while we accept
+                        return
+                    }
                     if let response {
                         var buf = [UInt8](repeating: 0, count: 4096)
-                        _ = recv(c, &buf, buf.count, 0)
+                        if readFirst { _ = recv(c, &buf, buf.count, 0) }
                         _ = response.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                     }
                     close(c)
                 }
             }
         }
-        func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+        /// Wakes the accept loop, which closes the socket (idempotent).
+        func stop() { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     static func http(_ status: String, _ body: String) -> [UInt8] {
@@ -56,6 +61,7 @@ import Testing
         let spec = HealthCheckSpec(kind: .tcp, connectTimeout: 1)
         #expect(Probe.run(spec, address: Self.lo, port: s.port) == .up())
         s.stop()
+        usleep(50_000)
         guard case .down(let why) = Probe.run(spec, address: Self.lo, port: s.port) else {
             Issue.record("a closed port must fail")
             return
@@ -101,11 +107,12 @@ import Testing
     }
 
     @Test func agentProbe() {
-        let s = Server(response: Array("up 75%\n".utf8))
+        let s = Server(response: Array("up 75%\n".utf8), readFirst: false)
         defer { s.stop() }
         let spec = HealthCheckSpec(kind: .agent, connectPort: s.port, connectTimeout: 1)
         #expect(Probe.run(spec, address: Self.lo, port: 80) == .agent(AgentReport(state: .up, percent: 75, text: "up 75%")))
         s.stop()
+        usleep(50_000)
         guard case .inconclusive = Probe.run(spec, address: Self.lo, port: 80) else {
             Issue.record("an unreachable agent must not decide")
             return
