@@ -16,7 +16,7 @@ WORK=$(mktemp -d /tmp/lvhc.XXXXXX)
 export LVSD_SOCKET=$WORK/lvsd.sock
 passed=0
 failed=0
-cleanup() { lab_down $P; rm -rf "$WORK"; }
+cleanup() { lab_down $P; [ -n "${LVHC_KEEP_LOG:-}" ] && cp "$WORK/lvsd.log" "$LVHC_KEEP_LOG"; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -39,7 +39,8 @@ wait_ms() {
 }
 absent() { [ -z "$(server_line "$1" "$2")" ]; }
 present() { [ -n "$(server_line "$1" "$2")" ]; }
-weight_is() { server_line "$1" "$2" | awk -v w="$3" '{exit !($4 == w)}'; }
+# weight_is PORT RS W: RS is in the service's table with weight W (false when it is absent).
+weight_is() { server_line "$1" "$2" | awk -v w="$3" 'BEGIN {r = 1} $4 == w {r = 0} END {exit r}'; }
 
 echo "== lab"
 lab_up $P 3
@@ -61,7 +62,7 @@ while True:
     c, _ = s.accept()
     try: c.sendall(open(sys.argv[1]).read().strip().encode() + b"\n")
     finally: c.close()
-'' "$WORK/agent.txt" >/dev/null 2>&1 &
+' "$WORK/agent.txt" >/dev/null 2>&1 &
 PID[agent]=$!
 disown
 
@@ -113,10 +114,12 @@ virtual_server $LAB_VIP 82 {
 CONF
 # (d) MISC_CHECK misc_dynamic: exit status N >= 2 sets the weight to N - 2; exit 1 is down.
 # (e) the agent check scales the configured weight (10) by the agent's percentage.
+# quorum 0: the two tests must not lose the service's quorum (drain + misc down = live weight 0).
 cat > "$WORK/conf.d/40-dynamic.conf" <<CONF
 virtual_server $LAB_VIP 83 {
     delay_loop 1
     lb_algo wrr
+    quorum 0
     real_server $RS1 8080 {
         weight 1
         MISC_CHECK { misc_path "exit \$(cat $WORK/misc.rc)"  misc_timeout 2  misc_dynamic }
