@@ -163,3 +163,35 @@ import Testing
         #expect(DNSQuery.check(q, id: 0x1234) == "DNS packet is not a reply")
     }
 }
+
+/// UDP_CHECK against a loopback echo socket and a closed port (ICMP port unreachable).
+@Suite struct UDPProbeTests {
+    @Test func udpCheck() {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_addr.s_addr = ProbeTests.lo.v4Raw
+        _ = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, 16) } }
+        var len = socklen_t(16)
+        _ = withUnsafeMutablePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let port = UInt16(bigEndian: sin.sin_port)
+        HealthThread.detach {
+            var buf = [UInt8](repeating: 0, count: 512)
+            var peer = sockaddr_storage()
+            var plen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let n = withUnsafeMutablePointer(to: &peer) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buf, buf.count, 0, $0, &plen) }
+            }
+            if n > 0 {
+                _ = withUnsafePointer(to: &peer) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, buf, n, 0, $0, plen) }
+                }
+            }
+            close(fd)
+        }
+        let spec = HealthCheckSpec(kind: .udp(payload: [1, 2, 3]), connectTimeout: 1)
+        #expect(Probe.run(spec, address: ProbeTests.lo, port: port) == .up())
+        usleep(50_000)
+        #expect(Probe.run(spec, address: ProbeTests.lo, port: port) == .down(reason: "reply: Connection refused"))
+    }
+}

@@ -232,6 +232,7 @@ struct KeepalivedMapper {
         var health = ServiceHealth(key: ServiceKey(.tcp, addresses[0].0, addresses[0].1))
         var realServers: [KeepalivedItem] = []
         var sorry: (KeepalivedToken, IPAddress, UInt16?)?
+        var pendingFlags: [KeepalivedToken] = []  // resolved once the scheduler is known
         // First pass: the service's own settings (real servers inherit them whatever the order).
         for s in block {
             switch s.name {
@@ -322,7 +323,6 @@ struct KeepalivedMapper {
             case .failure(let why): throw fail(t, "\(t.text): \(why)")
             }
         }
-        pendingFlags = []
         if let g = granularity {
             guard persistence != nil else {
                 throw fail(g, "persistence_granularity needs persistence_timeout")
@@ -371,8 +371,6 @@ struct KeepalivedMapper {
             config.health.append(h)
         }
     }
-
-    var pendingFlags: [KeepalivedToken] = []
 
     func groupMember(_ m: KeepalivedItem) throws(ConfigError) -> [(IPAddress, UInt16, KeepalivedToken)] {
         if m.name == "fwmark" {
@@ -489,7 +487,6 @@ struct KeepalivedMapper {
         var payload: [UInt8] = []
         var dnsName = "."
         var dnsType: UInt16 = 1
-        let isHTTP = item.name == "HTTP_GET"
         for s in block {
             func only(_ kinds: [String]) throws(ConfigError) {
                 guard kinds.contains(item.name) else {
@@ -574,7 +571,6 @@ struct KeepalivedMapper {
             spec.kind = .agent
         default: break
         }
-        _ = isHTTP
         return spec
     }
 

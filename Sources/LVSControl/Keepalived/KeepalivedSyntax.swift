@@ -4,7 +4,7 @@ struct KeepalivedItem: Sendable, Equatable {
     var keyword: KeepalivedToken
     var args: [KeepalivedToken]
     var block: [KeepalivedItem]?
-    /// The closing brace's token, for "empty block" style errors.
+    /// The keyword's text.
     var name: String { keyword.text }
 }
 
