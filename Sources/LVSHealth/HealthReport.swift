@@ -67,6 +67,11 @@ public enum HealthReport {
 
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
 
+    /// The labels `Metrics` gives a service: `protocol="tcp",local_address="...",local_port="..."`.
+    static func serviceLabels(_ k: ServiceKey) -> String {
+        "protocol=\"\(k.proto == .tcp ? "tcp" : "udp")\",local_address=\"\(k.address)\",local_port=\"\(k.port)\""
+    }
+
     /// `lvs_real_server_up` and `lvs_real_server_weight_effective` per checked server, plus
     /// `lvs_service_quorum_up` per checked service.
     public static func metrics(_ book: HealthBook) -> String {
@@ -74,8 +79,7 @@ public enum HealthReport {
         out += "# TYPE lvs_real_server_up gauge\n"
         let servers = book.servers
         func labels(_ id: ServerID) -> String {
-            "local_address=\"\(id.service.address)\",local_port=\"\(id.service.port)\",proto=\"\(id.service.proto)\","
-                + "remote_address=\"\(id.address)\",remote_port=\"\(id.port)\""
+            serviceLabels(id.service) + ",remote_address=\"\(id.address)\",remote_port=\"\(id.port)\""
         }
         for s in servers { out += "lvs_real_server_up{\(labels(s.id))} \(s.alive ? 1 : 0)\n" }
         out += "# HELP lvs_real_server_weight_effective The weight health checking gives the server (0 when out).\n"
@@ -84,9 +88,7 @@ public enum HealthReport {
         out += "# HELP lvs_service_quorum_up 1 while the service's live weight meets its quorum.\n"
         out += "# TYPE lvs_service_quorum_up gauge\n"
         for sh in book.config.health {
-            let k = sh.key
-            out += "lvs_service_quorum_up{local_address=\"\(k.address)\",local_port=\"\(k.port)\",proto=\"\(k.proto)\"} "
-                + "\((book.quorumUp[k] ?? true) ? 1 : 0)\n"
+            out += "lvs_service_quorum_up{\(serviceLabels(sh.key))} \((book.quorumUp[sh.key] ?? true) ? 1 : 0)\n"
         }
         return out
     }

@@ -253,7 +253,7 @@ health=$(lvsadm -L -n --health)
 m=$(ip netns exec $P-d curl -s -m 5 http://127.0.0.1:9127/metrics)
 if ! echo "$plain" | grep -q "UP" && echo "$health" | grep -qE "^  -> RemoteAddress:Port .*Health$" \
     && echo "$health" | grep -qE "^  -> $RS1:8080 +Masq +1 .* UP$" \
-    && echo "$m" | grep -qE "^lvs_real_server_up\{local_address=\"$LAB_VIP\",local_port=\"80\",proto=\"TCP\",remote_address=\"$RS2\",remote_port=\"8080\"\} 1$" \
+    && echo "$m" | grep -qE "^lvs_real_server_up\{protocol=\"tcp\",local_address=\"$LAB_VIP\",local_port=\"80\",remote_address=\"$RS2\",remote_port=\"8080\"\} 1$" \
     && echo "$m" | grep -qE "^lvs_real_server_weight_effective\{.*local_port=\"83\".*remote_address=\"$RS2\".*\} 5$"; then
     ok "lvsadm -L -n unchanged, --health adds the Health column; metrics lvs_real_server_up / _weight_effective"
 else

@@ -38,7 +38,7 @@ import Testing
         var b = HealthBook(HealthBookTests.config(weights: [1, 2], sorry: true), now: 0)
         _ = b.record(HealthBookTests.id(1), .down(reason: "x"), now: 1)
         let m = HealthReport.metrics(b)
-        let labels = "local_address=\"10.0.1.100\",local_port=\"80\",proto=\"TCP\""
+        let labels = "protocol=\"tcp\",local_address=\"10.0.1.100\",local_port=\"80\""
         #expect(m.contains("lvs_real_server_up{\(labels),remote_address=\"192.168.10.2\",remote_port=\"8080\"} 0\n"))
         #expect(m.contains("lvs_real_server_up{\(labels),remote_address=\"192.168.10.3\",remote_port=\"8080\"} 1\n"))
         #expect(m.contains("lvs_real_server_weight_effective{\(labels),remote_address=\"192.168.10.2\",remote_port=\"8080\"} 0\n"))
