@@ -58,7 +58,7 @@ public final class Daemon: @unchecked Sendable {
                 print("lvsd (SwiftLVS), ipvsadm-compatible control, IPVS \(IPVSListing.version)")
                 return 0
             case "-h", "--help":
-                print("usage: lvsd [-f CONFIG] [--check]\n  default CONFIG: \(defaultConfigPath); see docs/CONFIGURATION.md")
+                print("usage: lvsd [-f CONFIG] [--check]\n  default CONFIG: \(defaultConfigPath); lvsd YAML (docs/CONFIGURATION.md) or keepalived.conf (docs/HEALTH.md)")
                 return 0
             default:
                 printError("lvsd: unknown argument \(arguments[i]) (try --help)")

@@ -170,6 +170,30 @@ import Testing
             == "k.conf:2:38: unexpected 'colour' after weight (takes 1 value)")
     }
 
+    @Test func wildFormsSeenInRealFiles() throws {
+        // persistence_timeout 0 (no persistence), comments after values with '!' and '#',
+        // a trailing space after a value, a deprecated keyword (warned).
+        let k = try LVSDConfiguration.parseKeepalived(text: """
+            global_defs {
+               smtp_server 192.168.200.1   ! the relay
+            }
+            virtual_server 10.4.7.10 6443 {
+                lb_algo rr\u{20}
+                lb_kind DR    # direct routing
+                net_mask 255.255.255.0
+                persistence_timeout 0
+                real_server 10.4.7.11 6443 { weight 1 }
+            }
+            """, file: "k.conf")
+        #expect(k.configuration.services[0].spec.persistence == nil)
+        #expect(k.configuration.services[0].spec.scheduler == "rr")
+        #expect(k.configuration.services[0].destinations[0].method == .directRoute)
+        #expect(k.warnings.map(\.description) == [
+            "k.conf:2: warning: global_defs smtp_server ignored by lvsd",
+            "k.conf:7: warning: unknown keyword 'net_mask' in virtual_server ignored",
+        ])
+    }
+
     @Test func formatDetection() {
         #expect(LVSDConfiguration.isKeepalivedFormat(path: "/etc/keepalived/keepalived.conf", text: ""))
         #expect(!LVSDConfiguration.isKeepalivedFormat(path: "/etc/lvsd/lvsd.yaml", text: "virtual_server 1 2 {}"))

@@ -256,11 +256,16 @@ struct KeepalivedMapper {
                 }
             case "persistence_timeout":
                 try noBlock(s)
+                if s.args.count > 1 { throw fail(s.args[1], "unexpected '\(s.args[1].text)' after persistence_timeout SECONDS") }
                 var p = persistence ?? Persistence()
                 if let t = s.args.first {
-                    p.timeout = UInt64(try int(t, 1...(31 * 86_400), "persistence_timeout")) * 1000
+                    let v = try int(t, 0...(31 * 86_400), "persistence_timeout")
+                    p.timeout = UInt64(v) * 1000
+                    // 0 is common in the wild and means what ipvsadm without -p means.
+                    persistence = v == 0 ? nil : p
+                } else {
+                    persistence = p
                 }
-                persistence = p
             case "persistence_granularity":
                 try exactArgs(s, 1)
                 granularity = s.args[0]
@@ -325,7 +330,7 @@ struct KeepalivedMapper {
         }
         if let g = granularity {
             guard persistence != nil else {
-                throw fail(g, "persistence_granularity needs persistence_timeout")
+                throw fail(g, "persistence_granularity needs a non-zero persistence_timeout")
             }
             if let m = IPAddress(g.text), m.isIPv4 {
                 let v = m.v4
