@@ -35,7 +35,9 @@ let package = Package(
         .target(name: "LVSControl", dependencies: ["LVSEngine", .product(name: "Yams", package: "Yams")]),
         // Health checking (keepalived's checkers, agent weights): a pure state machine plus
         // POSIX-socket probes, one thread per checker (docs/HEALTH.md).
-        .target(name: "LVSHealth", dependencies: ["LVSControl", "LVSEngine"]),
+        .target(name: "LVSHealth", dependencies: ["LVSControl", "LVSEngine", "CTLS"]),
+        // TLS for SSL_GET through the system's OpenSSL (Debian: libssl-dev).
+        .target(name: "CTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // The AF_PACKET data plane: rings, ARP, neighbours, routes, the worker loop.
         .target(name: "LVSDataPlane", dependencies: ["LVSEngine", "CLinuxNet"]),
         // The daemon and the admin client as a library, so lvsd, lvsadm and lvs-demo share them.

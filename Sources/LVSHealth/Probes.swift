@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTLS
 import LVSControl
 import LVSEngine
 import LVSPacket
@@ -20,10 +21,12 @@ public enum Probe {
             case .failure(let e):
                 return .down(reason: e.description)
             }
-        case .http(let urls, let host):
+        case .http(let urls, let host), .ssl(let urls, let host):
+            var tls: String?? = nil  // nil: plain HTTP; .some(sni): TLS
+            if case .ssl = spec.kind { tls = .some(host) }
             for url in urls {
                 if case .down(let why) = http(url, host: host ?? Endpoint(target, targetPort).description, target,
-                                              targetPort, spec.bindTo, deadline: deadline) {
+                                              targetPort, spec.bindTo, tls: tls, deadline: deadline) {
                     return .down(reason: why)
                 }
             }
@@ -42,8 +45,9 @@ public enum Probe {
     }
 
     /// `GET path HTTP/1.0`: the status must be listed; with a digest, the body's MD5 must match.
+    /// With `tls` (SSL_GET) the exchange runs over TLS, `tls!` being the SNI name if any.
     static func http(_ url: HTTPCheckURL, host: String, _ a: IPAddress, _ p: UInt16, _ bind: IPAddress?,
-                     deadline: Double) -> ProbeOutcome {
+                     tls: String?? = nil, deadline: Double) -> ProbeOutcome {
         let fd: Int32
         switch ProbeSocket.connect(Int32(SOCK_STREAM.rawValue), to: a, p, from: bind, deadline: deadline) {
         case .success(let f): fd = f
@@ -51,13 +55,20 @@ public enum Probe {
         }
         defer { close(fd) }
         let request = "GET \(url.path) HTTP/1.0\r\nHost: \(host)\r\nUser-Agent: lvsd-health\r\nConnection: close\r\n\r\n"
-        if let e = ProbeSocket.sendAll(fd, Array(request.utf8), deadline: deadline) {
-            return .down(reason: "GET \(url.path): \(e)")
-        }
         let response: [UInt8]
-        switch ProbeSocket.readAll(fd, limit: 4 << 20, deadline: deadline, stop: { HTTPResponse.isComplete($0) }) {
-        case .success(let r): response = r
-        case .failure(let e): return .down(reason: "GET \(url.path): \(e)")
+        if let sni = tls {
+            switch TLSExchange.run(fd, sni: sni, request: Array(request.utf8), deadline: deadline) {
+            case .success(let r): response = r
+            case .failure(let e): return .down(reason: "GET \(url.path): \(e)")
+            }
+        } else {
+            if let e = ProbeSocket.sendAll(fd, Array(request.utf8), deadline: deadline) {
+                return .down(reason: "GET \(url.path): \(e)")
+            }
+            switch ProbeSocket.readAll(fd, limit: 4 << 20, deadline: deadline, stop: { HTTPResponse.isComplete($0) }) {
+            case .success(let r): response = r
+            case .failure(let e): return .down(reason: "GET \(url.path): \(e)")
+            }
         }
         guard let parsed = HTTPResponse(response) else {
             return .down(reason: "GET \(url.path): no valid HTTP response (\(response.count) bytes)")

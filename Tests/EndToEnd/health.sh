@@ -66,6 +66,25 @@ while True:
 PID[agent]=$!
 disown
 
+# An HTTPS server on rs1:8443 (self-signed; SSL_GET does not verify certificates).
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/tls.key" -out "$WORK/tls.crt" -days 1 -subj /CN=rs1 >/dev/null 2>&1
+tls_serve() {
+    ip netns exec $P-r1 python3 -c '
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = b"rs1-tls\n"
+        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("0.0.0.0", 8443), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+s.serve_forever()
+' "$WORK/tls.crt" "$WORK/tls.key" >/dev/null 2>&1 &
+    echo $!
+}
+PID[1-8443]=$(tls_serve)
+
 cat > "$WORK/keepalived.conf" <<CONF
 ! lvsd reads the LVS part of keepalived.conf; lvsd_* keywords are its own (docs/HEALTH.md).
 global_defs {
@@ -131,8 +150,17 @@ virtual_server $LAB_VIP 83 {
 }
 CONF
 
+# (f) SSL_GET: HTTPS health check through OpenSSL.
+cat > "$WORK/conf.d/50-ssl.conf" <<CONF
+virtual_server $LAB_VIP 84 {
+    delay_loop 1
+    lb_algo rr
+    real_server $RS1 8443 { SSL_GET { url { path /  status_code 200 }  connect_timeout 1  retry 0 } }
+}
+CONF
+
 out=$("$BIN/lvsd" --check -f "$WORK/keepalived.conf" 2>&1)
-if echo "$out" | grep -q "configuration OK (4 services, 9 health checkers)" && echo "$out" | grep -q "keepalived.conf:3: warning: global_defs router_id ignored"; then
+if echo "$out" | grep -q "configuration OK (5 services, 10 health checkers)" && echo "$out" | grep -q "keepalived.conf:3: warning: global_defs router_id ignored"; then
     ok "lvsd --check reads the keepalived.conf with its includes: $(echo "$out" | grep OK)"
 else
     bad "lvsd --check keepalived.conf" "$out"
@@ -245,6 +273,21 @@ if wait_ms 4000 weight_is 83 $RS2:8080 5; then
     fi
 else
     bad "agent check weight 5" "$(server_line 83 $RS2:8080)" "$(grep -i agent "$WORK/lvsd.log" | tail -3)"
+fi
+
+# 5b. (f) SSL_GET: up through TLS (traffic too), removed when the HTTPS server stops, back after.
+if wait_ms 4000 present 84 $RS1:8443 && [ "$(inc curl -sk -m 3 https://$LAB_VIP:84/)" = rs1-tls ]; then
+    kill ${PID[1-8443]}
+    gone=no; wait_ms 4000 absent 84 $RS1:8443 && gone=yes
+    PID[1-8443]=$(tls_serve)
+    if [ $gone = yes ] && wait_ms 5000 present 84 $RS1:8443 \
+        && grep -qE "health: real server $RS1:8443 of TCP $LAB_VIP:84 DOWN \(removed\): SSL_GET: GET /: " "$WORK/lvsd.log"; then
+        ok "SSL_GET: HTTPS check passes (curl -k through the VIP answers rs1-tls), server removed when HTTPS stops, back after"
+    else
+        bad "SSL_GET down/up" "removed: $gone" "$(server_line 84 $RS1:8443)" "$(grep ':8443' "$WORK/lvsd.log" | tail -3)"
+    fi
+else
+    bad "SSL_GET: server not up" "$(lvsadm -L -n --health | grep -A2 ':84')" "$(grep ':8443' "$WORK/lvsd.log" | tail -3)"
 fi
 
 # 6. Visibility: the default listing stays ipvsadm's; --health adds the column; metrics.

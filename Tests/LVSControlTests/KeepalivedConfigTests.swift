@@ -116,6 +116,17 @@ import Testing
             == ["with-include.conf:8: warning: include conf.d/none-*.conf: no file matches"])
     }
 
+    @Test func sslGet() throws {
+        let c = try Self.load("ssl-get.conf").configuration
+        #expect(c.services[0].spec.persistence == nil)
+        let h = c.health[0]
+        #expect(h.servers[0].checks[0] == HealthCheckSpec(
+            kind: .ssl([HTTPCheckURL(path: "/healthz", statusCodes: [200...200])], virtualhost: nil),
+            delayLoop: 6, connectTimeout: 3, retry: 3, delayBeforeRetry: 3))
+        #expect(h.servers[1].checks[0].kind
+            == .ssl([HTTPCheckURL(path: "/healthz", statusCodes: [200...200])], virtualhost: "kubernetes.default"))
+    }
+
     @Test func rejectedFilesSayWhereAndWhy() {
         #expect(Self.failure("fwmark.conf")
             == "fwmark.conf:3:16: virtual_server fwmark 1: firewall-mark services are not supported by this lvsd yet (services are protocol, address and port)")
@@ -123,7 +134,8 @@ import Testing
         #expect(Self.failure("bad-weight.conf") == "bad-weight.conf:5:16: weight must be an integer in 0...65535, got 'heavy'")
         #expect(Self.failure("bad-tun.conf")
             == "bad-tun.conf:4:13: lb_kind TUN: IP-in-IP tunnelling is not supported by this lvsd yet (NAT and DR are)")
-        #expect(Self.failure("bad-ssl.conf").hasPrefix("bad-ssl.conf:5:9: SSL_GET is not supported: lvsd is built without a TLS library"))
+        #expect(Self.failure("bad-smtp.conf")
+            == "bad-smtp.conf:5:9: SMTP_CHECK is not supported by lvsd (supported: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK, AGENT_CHECK)")
     }
 
     @Test func malformedInputErrors() {

@@ -106,6 +106,17 @@ import Testing
         #expect(took >= 0.29 && took < 1)
     }
 
+    @Test func sslGetAgainstAPlainHTTPServerFailsTheHandshake() {
+        let plain = Server(response: Self.http("200 OK", "hello\n"))
+        defer { plain.stop() }
+        let spec = HealthCheckSpec(kind: .ssl([HTTPCheckURL(path: "/")], virtualhost: nil), connectTimeout: 1)
+        guard case .down(let why) = Probe.run(spec, address: Self.lo, port: plain.port) else {
+            Issue.record("TLS to a plain HTTP server must fail")
+            return
+        }
+        #expect(why.hasPrefix("GET /: TLS handshake: "), "\(why)")
+    }
+
     @Test func agentProbe() {
         let s = Server(response: Array("up 75%\n".utf8), readFirst: false)
         defer { s.stop() }

@@ -8,6 +8,8 @@ public enum HealthProbeKind: Sendable, Equatable, CustomStringConvertible {
     case tcp
     /// GET of every URL answers a listed status (and, with a digest, a body of that MD5).
     case http([HTTPCheckURL], virtualhost: String?)
+    /// HTTP_GET over TLS (SSL_GET); the certificate is not verified, `virtualhost` is also the SNI.
+    case ssl([HTTPCheckURL], virtualhost: String?)
     /// A datagram is answered (any reply) and no ICMP error comes back.
     case udp(payload: [UInt8])
     /// A DNS query of `name`/`type` is answered with the same id and RCODE 0.
@@ -22,6 +24,7 @@ public enum HealthProbeKind: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .tcp: "TCP_CHECK"
         case .http: "HTTP_GET"
+        case .ssl: "SSL_GET"
         case .udp: "UDP_CHECK"
         case .dns: "DNS_CHECK"
         case .misc: "MISC_CHECK"

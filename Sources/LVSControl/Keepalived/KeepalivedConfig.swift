@@ -469,10 +469,8 @@ struct KeepalivedMapper {
                                    retry: vs.retry ?? 1, delayBeforeRetry: vs.delayBeforeRetry ?? 1)
         switch item.name {
         case "TCP_CHECK": break
-        case "HTTP_GET":
+        case "HTTP_GET", "SSL_GET":
             spec.delayBeforeRetry = vs.delayBeforeRetry ?? 3
-        case "SSL_GET":
-            throw fail(item.keyword, "SSL_GET is not supported: lvsd is built without a TLS library (use HTTP_GET against a plain-HTTP health port, TCP_CHECK on the TLS port, or MISC_CHECK with curl)")
         case "MISC_CHECK":
             spec.retry = vs.retry ?? 0
         case "UDP_CHECK": break
@@ -482,7 +480,7 @@ struct KeepalivedMapper {
         case "AGENT_CHECK":
             spec.retry = 0
         default:
-            throw fail(item.keyword, "\(item.name) is not supported by lvsd (supported: TCP_CHECK, HTTP_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK, AGENT_CHECK)")
+            throw fail(item.keyword, "\(item.name) is not supported by lvsd (supported: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK, AGENT_CHECK)")
         }
         var urls: [HTTPCheckURL] = []
         var virtualhost = vs.virtualhost
@@ -521,10 +519,10 @@ struct KeepalivedMapper {
                 try exactArgs(s, 1)
                 spec.delayBeforeRetry = try seconds(s.args[0], "delay_before_retry")
             case "url":
-                try only(["HTTP_GET"])
+                try only(["HTTP_GET", "SSL_GET"])
                 urls.append(try url(s))
             case "virtualhost":
-                try only(["HTTP_GET"])
+                try only(["HTTP_GET", "SSL_GET"])
                 try exactArgs(s, 1)
                 virtualhost = s.args[0].text
             case "misc_path":
@@ -563,9 +561,9 @@ struct KeepalivedMapper {
             }
         }
         switch item.name {
-        case "HTTP_GET":
-            guard !urls.isEmpty else { throw fail(item.keyword, "HTTP_GET needs at least one url { path ... } block") }
-            spec.kind = .http(urls, virtualhost: virtualhost)
+        case "HTTP_GET", "SSL_GET":
+            guard !urls.isEmpty else { throw fail(item.keyword, "\(item.name) needs at least one url { path ... } block") }
+            spec.kind = item.name == "HTTP_GET" ? .http(urls, virtualhost: virtualhost) : .ssl(urls, virtualhost: virtualhost)
         case "MISC_CHECK":
             guard let miscPath else { throw fail(item.keyword, "MISC_CHECK needs misc_path") }
             spec.kind = .misc(command: miscPath, timeout: miscTimeout, dynamic: miscDynamic)
