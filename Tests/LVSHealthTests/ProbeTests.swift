@@ -8,7 +8,7 @@ import Testing
 @testable import LVSHealth
 
 /// Probes against loopback servers run by the test, MISC_CHECK commands, MD5, HTTP parsing.
-@Suite struct ProbeTests {
+@Suite(.serialized) struct ProbeTests {
     static let lo = IPAddress(127, 0, 0, 1)
 
     /// A loopback TCP listener answering `response` to every connection (then closing); with
@@ -47,8 +47,14 @@ import Testing
                 }
             }
         }
-        /// Wakes the accept loop, which closes the socket (idempotent).
-        func stop() { shutdown(fd, Int32(SHUT_RDWR)) }
+        var stopped = false
+        /// Wakes the accept loop, which closes the socket. Only once: after the close the
+        /// number may belong to another test's socket.
+        func stop() {
+            guard !stopped else { return }
+            stopped = true
+            shutdown(fd, Int32(SHUT_RDWR))
+        }
     }
 
     static func http(_ status: String, _ body: String) -> [UInt8] {
@@ -176,7 +182,7 @@ import Testing
 }
 
 /// UDP_CHECK against a loopback echo socket and a closed port (ICMP port unreachable).
-@Suite struct UDPProbeTests {
+@Suite(.serialized) struct UDPProbeTests {
     @Test func udpCheck() {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         var sin = sockaddr_in()
