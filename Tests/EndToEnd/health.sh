@@ -234,7 +234,9 @@ if wait_ms 4000 present 82 $RS3:8080 && absent 82 $RS1:8082 && absent 82 $RS2:80
     answers=$(for i in 1 2 3 4 5 6; do inc curl -s -m 3 http://$LAB_VIP:82/ || echo ERR; done | sort | uniq -c | tr -s ' ')
     PID[1-8082]=$(serve 1 8082)
     PID[2-8082]=$(serve 2 8082)
-    if [ "$answers" = " 6 rs3" ] && wait_ms 4000 absent 82 $RS3:8080 && present 82 $RS1:8082 && present 82 $RS2:8082 \
+    # Each server returns at its own next check: the first one back restores the quorum.
+    if [ "$answers" = " 6 rs3" ] && wait_ms 4000 absent 82 $RS3:8080 && wait_ms 4000 present 82 $RS1:8082 \
+        && wait_ms 4000 present 82 $RS2:8082 \
         && wait_ms 2000 grep -qx up "$WORK/quorum.log" && [ "$(head -1 "$WORK/quorum.log")" = down ]; then
         ok "sorry_server: 6/6 requests answered by the sorry server while both servers were down; quorum_down and quorum_up ran; servers back"
     else
