@@ -144,6 +144,8 @@ import Testing
         #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n lb_algo nope\n}\n")
             .hasPrefix("k.conf:2:10: unknown scheduler 'nope' (known: "))
         #expect(Self.failure(text: "}\n") == "k.conf:1:1: '}' without a matching '{'")
+        #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n lb_algo rr\n sh-port\n}\n")
+            == "k.conf:3:2: sh-port is a flag of the sh scheduler, not of rr")
         #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 70000\n}\n")
             == "k.conf:2:23: real_server port must be an integer in 0...65535, got '70000'")
         #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 { HTTP_GET { connect_timeout 1 } }\n}\n")

@@ -325,7 +325,7 @@ struct KeepalivedMapper {
         for t in pendingFlags {
             switch SchedulerFlagNames.flag(t.text, scheduler: scheduler) {
             case .success(let f): flags |= f
-            case .failure(let why): throw fail(t, "\(t.text): \(why)")
+            case .failure: throw fail(t, "\(t.text) is a flag of the \(t.text.prefix(2)) scheduler, not of \(scheduler)")
             }
         }
         if let g = granularity {
