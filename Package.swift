@@ -34,12 +34,17 @@ let package = Package(
         // Control-plane logic without packet I/O: ipvsadm syntax and listings, the lvsd
         // configuration file, metrics rendering.
         .target(name: "LVSControl", dependencies: ["LVSEngine", .product(name: "Yams", package: "Yams")]),
+        // Health checking (keepalived's checkers, agent weights): a pure state machine plus
+        // POSIX-socket probes, one thread per checker (docs/HEALTH.md).
+        .target(name: "LVSHealth", dependencies: ["LVSControl", "LVSEngine", "CTLS"]),
+        // TLS for SSL_GET through the system's OpenSSL (Debian: libssl-dev).
+        .target(name: "CTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // The AF_PACKET data plane: rings, ARP, neighbours, routes, the worker loop.
         .target(name: "LVSDataPlane", dependencies: ["LVSEngine", "CLinuxNet"]),
         // The daemon and the admin client as a library, so lvsd, lvsadm and lvs-demo share them.
         .target(
             name: "LVSDaemon",
-            dependencies: ["LVSControl", "LVSDataPlane", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["LVSControl", "LVSHealth", "LVSDataPlane", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "lvsd", dependencies: ["LVSDaemon"]),
         .executableTarget(name: "lvsadm", dependencies: ["LVSDaemon"]),
         .executableTarget(name: "lvs-demo", dependencies: ["LVSDaemon"]),
@@ -53,7 +58,8 @@ let package = Package(
             swiftSettings: optimized),
         .testTarget(name: "LVSPacketTests", dependencies: ["LVSPacket"]),
         .testTarget(name: "LVSEngineTests", dependencies: ["LVSEngine"]),
-        .testTarget(name: "LVSControlTests", dependencies: ["LVSControl"]),
+        .testTarget(name: "LVSControlTests", dependencies: ["LVSControl", "LVSEngine"]),
+        .testTarget(name: "LVSHealthTests", dependencies: ["LVSHealth"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane"]),
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon"]),
         .testTarget(name: "LVSTunnelTests", dependencies: ["LVSTunnel"]),

@@ -27,6 +27,9 @@ public struct LVSDConfiguration: Sendable, Equatable {
     /// IPVS's expire_quiescent_template: a persistence template whose server has weight 0 is
     /// invalid, so persistent clients leave a quiesced server (off by default, as in IPVS).
     public var expireQuiescentTemplate = false
+    /// Health checking per service (keepalived.conf input, docs/HEALTH.md); services not listed
+    /// are not checked. The configured weights in `services` stay the source of truth.
+    public var health: [ServiceHealth] = []
 
     public init(controlSocket: String = LVSDConfiguration.defaultControlSocket, metricsListen: ListenAddress? = nil,
                 connectionCapacity: Int = LVSDConfiguration.defaultConnectionCapacity, interfaces: [String],

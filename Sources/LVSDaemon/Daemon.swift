@@ -4,6 +4,7 @@ import Glibc
 import Dispatch
 import LVSControl
 import LVSDataPlane
+import LVSHealth
 import LVSEngine
 import LVSPacket
 import Logging
@@ -26,6 +27,8 @@ public final class Daemon: @unchecked Sendable {
     let rates = RateEstimator()
     var kernelFilter: KernelCopyFilter?
     var kernelFilterWarned = false
+    /// Health checking (docs/HEALTH.md); the engine runs its effective configuration.
+    var health: HealthMonitor!
 
     init(configPath: String, config: LVSDConfiguration, logger: Logger) {
         self.configPath = configPath
@@ -55,7 +58,7 @@ public final class Daemon: @unchecked Sendable {
                 print("lvsd (SwiftLVS), ipvsadm-compatible control, IPVS \(IPVSListing.version)")
                 return 0
             case "-h", "--help":
-                print("usage: lvsd [-f CONFIG] [--check]\n  default CONFIG: \(defaultConfigPath); see docs/CONFIGURATION.md")
+                print("usage: lvsd [-f CONFIG] [--check]\n  default CONFIG: \(defaultConfigPath); lvsd YAML (docs/CONFIGURATION.md) or keepalived.conf (docs/HEALTH.md)")
                 return 0
             default:
                 printError("lvsd: unknown argument \(arguments[i]) (try --help)")
@@ -69,13 +72,17 @@ public final class Daemon: @unchecked Sendable {
 
         let config: LVSDConfiguration
         do {
-            config = try LVSDConfiguration.load(path: path)
+            let loaded = try LVSDConfiguration.loadAny(path: path)
+            for w in loaded.warnings { printError("lvsd: \(w)") }
+            config = loaded.configuration
         } catch {
             printError("lvsd: \(error)")
             return 1
         }
         if checkOnly {
-            print("\(path): configuration OK (\(config.services.count) services)")
+            let checks = config.health.reduce(0) { $0 + $1.servers.reduce(0) { $0 + $1.checks.count } }
+            print("\(path): configuration OK (\(config.services.count) services, \(checks) health checkers)")
+            if config.interfaces.isEmpty { printError("lvsd: note: no data-plane interfaces (lvsd_interfaces in global_defs): lvsd cannot start with this file") }
             return 0
         }
         let d = Daemon(configPath: path, config: config, logger: logger)
@@ -116,8 +123,15 @@ public final class Daemon: @unchecked Sendable {
     }
 
     func start() throws {
+        guard !config.interfaces.isEmpty else {
+            throw StartError(description: "no data-plane interfaces configured (YAML 'interfaces', keepalived.conf global_defs 'lvsd_interfaces')")
+        }
         try preflight()
-        let changes = try ConfigApplier.apply(config, to: director)
+        let log = logger
+        health = HealthMonitor(config) { line, warning in
+            if warning { log.warning("health: \(line)") } else { log.info("health: \(line)") }
+        }
+        let changes = try ConfigApplier.apply(health.effectiveConfiguration, to: director)
         for c in changes { logger.info("config: \(c)") }
         dataPlane = try DataPlane(interfaces: config.interfaces, gateway: config.gateway, director: director)
         dataPlane.start()
@@ -132,6 +146,14 @@ public final class Daemon: @unchecked Sendable {
         let fd = controlFD
         Thread.detach { [self] in serveControl(fd) }
         logger.info("control socket \(config.controlSocket) (mode 0600)")
+        health.start { [self] effective in
+            let r: Result<[String], any Error> = dataPlane.perform { d in Result { try ConfigApplier.apply(effective, to: d) } }
+            if case .success(let changes) = r {
+                for c in changes { logger.info("health: \(c)") }
+                refreshAddresses()
+            }
+            return r
+        }
         if let m = config.metricsListen {
             let server = MetricsHTTPServer(listen: m) { [self] in renderMetrics() }
             try server.start()
@@ -167,7 +189,7 @@ public final class Daemon: @unchecked Sendable {
         return dataPlane.perform { d in
             Metrics.render(services: d.services(), counters: d.counters, connectionCount: d.connectionCount,
                            capacity: d.configuration.connectionCapacity, rates: r)
-        } + DataPlaneMetrics.render(dpStats)
+        } + DataPlaneMetrics.render(dpStats) + HealthReport.metrics(health.snapshot)
     }
 
     /// True for lvsadm commands that change services or servers (VIPs and neighbours to refresh).
@@ -188,14 +210,20 @@ public final class Daemon: @unchecked Sendable {
             }
             UnixSocket.setTimeout(fd, seconds: 5)
             if let bytes = UnixSocket.readMessage(fd, limit: 16 << 20, frameLength: AdminRequest.frameLength) {
-                let response: AdminResponse
-                if let request = try? AdminRequest.decode(bytes) {
+                var response: AdminResponse
+                if var request = try? AdminRequest.decode(bytes) {
+                    // `--health` (lvsd's extension): the listing plus a health column.
+                    let withHealth = request.arguments.contains("--health")
+                    request.arguments.removeAll { $0 == "--health" }
                     ratesLock.wait()
                     let r = rates
                     response = dataPlane.perform { [admin] d in
                         admin.run(request, director: d, now: Timestamp(milliseconds: monotonicMilliseconds()), rates: r)
                     }
                     ratesLock.signal()
+                    if withHealth && response.status == 0 {
+                        response.stdout = HealthReport.annotate(response.stdout, health.snapshot)
+                    }
                     if response.status == 0 && Daemon.changesState(request.arguments) {
                         logger.info("lvsadm \(request.arguments.joined(separator: " "))")
                         refreshAddresses()
@@ -213,7 +241,9 @@ public final class Daemon: @unchecked Sendable {
     func reload() {
         let fresh: LVSDConfiguration
         do {
-            fresh = try LVSDConfiguration.load(path: configPath)
+            let loaded = try LVSDConfiguration.loadAny(path: configPath)
+            for w in loaded.warnings { logger.warning("\(w)") }
+            fresh = loaded.configuration
         } catch {
             logger.error("reload refused, keeping the running configuration: \(error)")
             return
@@ -224,10 +254,13 @@ public final class Daemon: @unchecked Sendable {
         {
             logger.warning("interfaces, gateway, capacity, control socket and metrics address apply at restart only")
         }
-        let result: Result<[String], Error> = dataPlane.perform { d in Result { try ConfigApplier.apply(fresh, to: d) } }
+        let result = health.reload(fresh) { effective in
+            dataPlane.perform { d in Result { try ConfigApplier.apply(effective, to: d) } }
+        }
         switch result {
         case .success(let changes):
             config.services = fresh.services
+            config.health = fresh.health
             config.timeouts = fresh.timeouts
             refreshAddresses()
             logger.info("reloaded \(configPath): \(changes.isEmpty ? "no change" : changes.joined(separator: "; "))")
@@ -261,6 +294,7 @@ public final class Daemon: @unchecked Sendable {
     }
 
     func shutdown() {
+        health?.stop()
         metrics?.stop()
         if controlFD >= 0 {
             Glibc.shutdown(controlFD, Int32(SHUT_RDWR))
