@@ -24,6 +24,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Linux packet-socket structs and constants that Glibc does not export to Swift.
@@ -35,6 +36,15 @@ let package = Package(
         .target(name: "LVSControl", dependencies: ["LVSEngine", .product(name: "Yams", package: "Yams")]),
         // The AF_PACKET data plane: rings, ARP, neighbours, routes, the worker loop.
         .target(name: "LVSDataPlane", dependencies: ["LVSEngine", "CLinuxNet"]),
+        // The layer-7 HTTP/1.1 content switch on SwiftNIO (docs/L7.md); reuses LVSEngine's schedulers.
+        .target(
+            name: "LVSL7",
+            dependencies: [
+                "LVSEngine", .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         // The daemon and the admin client as a library, so lvsd, lvsadm and lvs-demo share them.
         .target(
             name: "LVSDaemon",
@@ -52,5 +62,6 @@ let package = Package(
         .testTarget(name: "LVSControlTests", dependencies: ["LVSControl"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane"]),
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon"]),
+        .testTarget(name: "LVSL7Tests", dependencies: ["LVSL7"]),
     ]
 )

@@ -1,0 +1,562 @@
+import LVSPacket
+import NIOCore
+import NIOHTTP1
+
+/// One client connection: routes each request to a pool and a server, relays it over a
+/// keep-alive upstream connection and the response back, streaming bodies both ways with
+/// back-pressure. NIO's pipelining handler in front delivers pipelined requests one at a time,
+/// after the previous response ended, so consecutive requests may each go to a different server
+/// while responses leave in request order (the thesis's multi-handoff, per request).
+final class ClientHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let sw: L7Switch
+    let cache: UpstreamCache
+    var context: ChannelHandlerContext!
+    var clientAddress = IPAddress.zero
+    var clientText = ""
+
+    // Reads from the client are held while no upstream can take the request's bytes.
+    var readsHeld = false
+    var readPending = false
+    /// Bytes arrived since the last complete request (a started head, for the 408 answer).
+    var partialRequest = false
+    var closing = false
+
+    // The exchange in progress.
+    var active = false
+    /// Answered by the switch itself: the rest of the request is discarded.
+    var answered = false
+    var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+    var upstreamHead = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+    var poolIndex = 0
+    var server = -1
+    var key: UInt64 = 0
+    var cookieServer: Int?
+    var upstream: UpstreamHandler?
+    var connecting = false
+    var buffered: [HTTPClientRequestPart] = []
+    var requestEnded = false
+    var hasBody = false
+    var bodyBytes: Int64 = 0
+    var sentToUpstream = false
+    var responseStarted = false
+    var clientKeepAlive = true
+    var upstreamKeepAlive = true
+    var expectContinue = false
+    var attempts = 0
+    var responseTimer: Scheduled<Void>?
+    var bytesIn = 0
+    var bytesOut = 0
+    /// The last response write, so a close waits for it.
+    var lastWrite: EventLoopFuture<Void>?
+
+    init(sw: L7Switch, cache: UpstreamCache) {
+        self.sw = sw
+        self.cache = cache
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let a = context.channel.remoteAddress, let ip = a.ipAddress, let parsed = IPAddress(ip) {
+            clientAddress = parsed
+            clientText = ip
+        }
+    }
+
+    // MARK: Requests
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            partialRequest = false
+            guard !closing else { return }
+            begin(h)
+        case .body(let buf):
+            guard active, !answered else { return }
+            bodyBytes += Int64(buf.readableBytes)
+            bytesOut += buf.readableBytes
+            if sw.configuration.limits.maxBodyBytes > 0 && bodyBytes > sw.configuration.limits.maxBodyBytes {
+                if responseStarted { closeClient() } else { abortUpstream(failed: false); answer(.payloadTooLarge, close: true) }
+                return
+            }
+            sendUpstream(.body(.byteBuffer(buf)))
+        case .end(let trailers):
+            partialRequest = false
+            guard active else { return }
+            requestEnded = true
+            if answered {
+                finishAnswered()
+                return
+            }
+            sendUpstream(.end(trailers))
+            if upstream != nil { upstream!.flush(); startResponseTimer() }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        upstream?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func begin(_ h: HTTPRequestHead) {
+        active = true
+        answered = false
+        head = h
+        requestEnded = false
+        bodyBytes = 0
+        sentToUpstream = false
+        responseStarted = false
+        attempts = 0
+        bytesIn = 0
+        bytesOut = 0
+        buffered.removeAll(keepingCapacity: true)
+        clientKeepAlive = h.isKeepAlive
+        let limits = sw.configuration.limits
+
+        var headerBytes = h.uri.utf8.count + 16
+        for (n, v) in h.headers { headerBytes += n.utf8.count + v.utf8.count + 4 }
+        if headerBytes > limits.maxHeaderBytes { return answer(.requestHeaderFieldsTooLarge, close: true) }
+        if h.version.major != 1 { return answer(.httpVersionNotSupported, close: true) }
+        let hosts = h.headers["host"]
+        if hosts.count > 1 || (h.version.minor >= 1 && hosts.isEmpty) {
+            return answer(.badRequest, close: true)
+        }
+        let lengths = h.headers["content-length"]
+        var length: Int64 = 0
+        if let l = lengths.first {
+            guard lengths.count == 1, let n = Int64(l), n >= 0 else { return answer(.badRequest, close: true) }
+            length = n
+        }
+        if limits.maxBodyBytes > 0 && length > limits.maxBodyBytes { return answer(.payloadTooLarge, close: true) }
+        hasBody = length > 0 || h.headers.contains(name: "transfer-encoding")
+        expectContinue = h.headers["expect"].contains { $0.lowercased() == "100-continue" }
+
+        let view = HeadFields(head: h)
+        poolIndex = sw.router.route(view)
+        let pool = sw.pools[poolIndex]
+        key = L7HashKey.hash(pool.configuration.hashKey, view, client: clientAddress)
+        cookieServer = nil
+        if let name = pool.configuration.cookie, let v = L7Cookies.value(of: name, in: view.header("cookie")) {
+            cookieServer = pool.server(cookieValue: v)
+        }
+        upstreamHead = makeUpstreamHead(h)
+        guard let s = pool.pick(key: key, client: clientAddress, cookieServer: cookieServer, now: L7Switch.now()) else {
+            return answer(.serviceUnavailable, close: hasBody)
+        }
+        server = s
+        connect()
+    }
+
+    func makeUpstreamHead(_ h: HTTPRequestHead) -> HTTPRequestHead {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(h.headers.count + 3)
+        let listed = HopByHop.listed(in: h.headers)
+        var xff: String?
+        for (n, v) in h.headers {
+            if HopByHop.isHopByHop(n, listed) || n.caseInsensitiveEquals("expect") { continue }
+            if n.caseInsensitiveEquals("x-forwarded-for") {
+                xff = xff.map { $0 + ", " + v } ?? v
+                continue
+            }
+            headers.add(name: n, value: v)
+        }
+        headers.add(name: "X-Forwarded-For", value: xff.map { $0 + ", " + clientText } ?? clientText)
+        headers.add(name: "X-Forwarded-Proto", value: "http")
+        let forFor = clientAddress.isIPv4 ? clientText : "\"[\(clientText)]\""
+        var fwd = "for=\(forFor);proto=http"
+        if let host = h.headers.first(name: "host") { fwd += ";host=\"\(host)\"" }
+        headers.add(name: "Forwarded", value: fwd)
+        return HTTPRequestHead(version: .http1_1, method: h.method, uri: h.uri, headers: headers)
+    }
+
+    func connect() {
+        attempts += 1
+        connecting = true
+        holdReads()
+        let pool = sw.pools[poolIndex]
+        let s = pool.servers[server]
+        if let h = cache.takeIdle(pool: poolIndex, server: server) {
+            attach(h, reused: true)
+            return
+        }
+        let target = server
+        cache.connect(pool: poolIndex, server: server, address: s.address, port: s.port)
+            .assumeIsolated().whenComplete { [self] result in
+                guard connecting, target == server else {
+                    if case .success(let ch) = result { ch.close(promise: nil) }
+                    return
+                }
+                switch result {
+                case .success(let ch):
+                    guard let h = try? ch.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
+                        ch.close(promise: nil)
+                        return upstreamFailed(nil)
+                    }
+                    attach(h, reused: false)
+                case .failure(let e):
+                    connecting = false
+                    failedAttempt(e, timedOut: (e as? ChannelError) == .connectTimeout(sw.connectTimeout))
+                }
+            }
+    }
+
+    func attach(_ h: UpstreamHandler, reused: Bool) {
+        connecting = false
+        guard active, !closing else {
+            cache.release(h, maxIdle: sw.pools[poolIndex].configuration.maxIdlePerServer)
+            return
+        }
+        upstream = h
+        h.client = self
+        h.write(.head(upstreamHead))
+        sentToUpstream = true
+        for p in buffered { h.write(p) }
+        buffered.removeAll(keepingCapacity: true)
+        h.flush()
+        if requestEnded { startResponseTimer() }
+        if expectContinue && !requestEnded && !responseStarted {
+            expectContinue = false
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
+                                  promise: nil)
+        }
+        if h.channel.isWritable { resumeReads() }
+    }
+
+    func sendUpstream(_ part: HTTPClientRequestPart) {
+        if let u = upstream {
+            u.write(part)
+            if !u.channel.isWritable { holdReads() }
+        } else {
+            buffered.append(part)
+        }
+    }
+
+    func startResponseTimer() {
+        guard responseTimer == nil, !responseStarted else { return }
+        let ms = sw.configuration.limits.responseTimeoutMilliseconds
+        responseTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(ms)) { [self] in
+            responseTimer = nil
+            guard active, !responseStarted, upstream != nil else { return }
+            abortUpstream(failed: true)
+            answer(.gatewayTimeout, close: true)
+        }
+    }
+
+    // MARK: Responses (from the upstream connection)
+
+    func upstreamResponse(_ part: HTTPClientResponsePart) {
+        switch part {
+        case .head(let r):
+            if r.status.code / 100 == 1 { return }  // Expect was handled here; 101 is not relayed
+            responseTimer?.cancel()
+            responseTimer = nil
+            responseStarted = true
+            upstreamKeepAlive = r.isKeepAlive
+            var headers = HTTPHeaders()
+            headers.reserveCapacity(r.headers.count + 2)
+            let listed = HopByHop.listed(in: r.headers)
+            for (n, v) in r.headers where !HopByHop.isHopByHop(n, listed) { headers.add(name: n, value: v) }
+            if !clientKeepAlive {
+                headers.add(name: "Connection", value: "close")
+            } else if head.version.minor == 0 {
+                headers.add(name: "Connection", value: "keep-alive")
+            }
+            let pool = sw.pools[poolIndex].configuration
+            if let name = pool.cookie, cookieServer != server {
+                headers.add(name: "Set-Cookie", value: "\(name)=\(pool.servers[server].cookieValue); Path=/; HttpOnly")
+            }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: r.status, headers: headers))),
+                          promise: nil)
+        case .body(let buf):
+            bytesIn += buf.readableBytes
+            context.write(wrapOutboundOut(.body(.byteBuffer(buf))), promise: nil)
+            if !context.channel.isWritable { upstream?.holdReads() }
+        case .end(let trailers):
+            if clientKeepAlive {
+                context.write(wrapOutboundOut(.end(trailers)), promise: nil)
+                context.flush()
+            } else {
+                lastWrite = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
+            }
+            complete()
+        }
+    }
+
+    /// The response ended: the upstream connection goes back to its cache if both sides allow.
+    func complete() {
+        responseTimer?.cancel()
+        responseTimer = nil
+        let pool = sw.pools[poolIndex]
+        pool.finished(server, failed: false, bytesIn: bytesIn, bytesOut: bytesOut, now: L7Switch.now())
+        if let u = upstream {
+            upstream = nil
+            u.client = nil
+            u.resumeReads()
+            if upstreamKeepAlive && requestEnded {
+                cache.release(u, maxIdle: pool.configuration.maxIdlePerServer)
+            } else {
+                u.channel.close(promise: nil)
+            }
+        }
+        server = -1
+        if !clientKeepAlive {
+            closeClient()
+            return
+        }
+        if requestEnded {
+            active = false
+        } else {
+            answered = true  // the server answered early: the rest of the request is dropped
+        }
+        resumeReads()
+    }
+
+    func upstreamReadComplete() { context.flush() }
+
+    func upstreamWritable() { resumeReads() }
+
+    func upstreamFailed(_ error: Error?) { failedAttempt(error, timedOut: false) }
+
+    /// The attempt on `server` failed. Another server is tried when that is safe: nothing was
+    /// sent, or the request is idempotent, bodiless and complete (a reused keep-alive connection
+    /// its server had closed is the common case); else 502 (504 after a timeout), or the client
+    /// connection closes when the response had begun.
+    func failedAttempt(_ error: Error?, timedOut: Bool) {
+        responseTimer?.cancel()
+        responseTimer = nil
+        let pool = sw.pools[poolIndex]
+        let now = L7Switch.now()
+        if let u = upstream {
+            upstream = nil
+            u.client = nil
+            u.channel.close(promise: nil)
+        }
+        guard server >= 0 else { return }
+        pool.finished(server, failed: true, bytesIn: bytesIn, bytesOut: bytesOut, now: now)
+        let failedServer = server
+        server = -1
+        guard active, !closing else { return }
+        if responseStarted {
+            closeClient()
+            return
+        }
+        let safe = !sentToUpstream || (head.method.isIdempotent && !hasBody && requestEnded)
+        if safe && attempts <= sw.configuration.limits.retries,
+           let s = pool.pick(key: key, client: clientAddress, cookieServer: nil, avoid: failedServer, now: now),
+           s != failedServer || pool.servers.count == 1
+        {
+            server = s
+            sentToUpstream = false
+            connect()
+            return
+        }
+        answer(timedOut ? .gatewayTimeout : .badGateway, close: !requestEnded || !clientKeepAlive)
+    }
+
+    func abortUpstream(failed: Bool) {
+        responseTimer?.cancel()
+        responseTimer = nil
+        connecting = false
+        if let u = upstream {
+            upstream = nil
+            u.client = nil
+            u.channel.close(promise: nil)
+        }
+        if server >= 0 {
+            sw.pools[poolIndex].finished(server, failed: failed, bytesIn: bytesIn, bytesOut: bytesOut, now: L7Switch.now())
+            server = -1
+        }
+    }
+
+    // MARK: Answers of the switch itself
+
+    /// A complete response from the switch (errors); `close` ends the connection after it.
+    func answer(_ status: HTTPResponseStatus, close: Bool) {
+        answered = true
+        connecting = false
+        let keep = !close && clientKeepAlive
+        if !keep { clientKeepAlive = false }
+        let body = "\(status.code) \(status.reasonPhrase)\n"
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain")
+        headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+        if !keep { headers.add(name: "Connection", value: "close") }
+        let version = head.version.major == 1 ? head.version : .http1_1
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))),
+                      promise: nil)
+        if head.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        }
+        lastWrite = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keep {
+            closeClient()
+        } else if requestEnded {
+            active = false
+            answered = false
+            resumeReads()
+        } else {
+            resumeReads()  // read and drop the rest of the request
+        }
+    }
+
+    func finishAnswered() {
+        active = false
+        answered = false
+        resumeReads()
+    }
+
+    func closeClient() {
+        guard !closing else { return }
+        closing = true
+        abortUpstream(failed: false)
+        // Let what was written go out, then close.
+        let ctx = context!
+        ctx.flush()
+        if let last = lastWrite {
+            lastWrite = nil
+            last.assumeIsolated().whenComplete { _ in ctx.close(promise: nil) }
+        } else {
+            ctx.close(promise: nil)
+        }
+    }
+
+    // MARK: Connection events
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard !closing else { return }
+        if let e = error as? HTTPParserError {
+            if responseStarted || (active && answered) {
+                closeClient()
+                return
+            }
+            abortUpstream(failed: false)
+            if !active { head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/") }
+            active = true
+            answer(e == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest, close: true)
+        } else {
+            closeClient()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        abortUpstream(failed: false)
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { upstream?.resumeReads() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? IdleStateHandler.IdleStateEvent, e == .read {
+            guard !active, !closing else { return }
+            if partialRequest {
+                active = true
+                answer(.requestTimeout, close: true)
+            } else {
+                closeClient()
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    // MARK: Back-pressure
+
+    func read(context: ChannelHandlerContext) {
+        if readsHeld { readPending = true } else { context.read() }
+    }
+
+    func holdReads() { readsHeld = true }
+
+    func resumeReads() {
+        guard readsHeld else { return }
+        readsHeld = false
+        if readPending {
+            readPending = false
+            context.read()
+        }
+    }
+}
+
+extension ClientHandler: UpstreamDelegate {}
+
+/// Marks a started request for the idle timer's 408 (sits before the HTTP decoder).
+final class ByteWatch: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    unowned let client: ClientHandler
+    init(_ client: ClientHandler) { self.client = client }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        client.partialRequest = true
+        context.fireChannelRead(data)
+    }
+}
+
+/// NIO's request head as routing fields.
+struct HeadFields: L7RequestFields {
+    let head: HTTPRequestHead
+    var method: String { head.method.rawValue }
+    var target: String { head.uri }
+    func header(_ name: String) -> String? { head.headers.first(name: name) }
+}
+
+/// Hop-by-hop headers (RFC 9110 7.6.1), which a proxy does not forward. Transfer-Encoding is
+/// kept: NIO's encoders frame bodies by it.
+enum HopByHop {
+    static let names = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"]
+
+    static func listed(in headers: HTTPHeaders) -> [String] {
+        var out: [String] = []
+        for v in headers["connection"] {
+            for t in v.split(separator: ",") {
+                let name = t.trimmingSpaces.lowercased()
+                if name != "close" && name != "keep-alive" && !name.isEmpty { out.append(name) }
+            }
+        }
+        return out
+    }
+
+    static func isHopByHop(_ name: String, _ listed: [String]) -> Bool {
+        for n in names where name.caseInsensitiveEquals(n) { return true }
+        if listed.isEmpty { return false }
+        let lower = name.lowercased()
+        return listed.contains(lower)
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
+        return s
+    }
+}
+
+extension String {
+    func caseInsensitiveEquals(_ lowerASCII: String) -> Bool {
+        let a = utf8
+        let b = lowerASCII.utf8
+        guard a.count == b.count else { return false }
+        for (x, y) in zip(a, b) {
+            let lx = x >= 65 && x <= 90 ? x | 0x20 : x
+            if lx != y { return false }
+        }
+        return true
+    }
+}
+
+extension HTTPMethod {
+    /// RFC 9110 9.2.2.
+    var isIdempotent: Bool {
+        switch self {
+        case .GET, .HEAD, .PUT, .DELETE, .OPTIONS, .TRACE: return true
+        default: return false
+        }
+    }
+}
