@@ -40,7 +40,7 @@ let package = Package(
         .target(
             name: "LVSL7",
             dependencies: [
-                "LVSEngine", .product(name: "Yams", package: "Yams"),
+                "LVSEngine", "LVSControl", .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -275,13 +275,20 @@ final class ClientHandler: ChannelDuplexHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(buf))), promise: nil)
             if !context.channel.isWritable { upstream?.holdReads() }
         case .end(let trailers):
-            if clientKeepAlive {
+            // Bookkeeping first: writing the end lets the pipelining handler deliver the next
+            // pipelined request to this handler at once (re-entering `begin`).
+            let keep = clientKeepAlive
+            complete()
+            if keep {
                 context.write(wrapOutboundOut(.end(trailers)), promise: nil)
                 context.flush()
+                resumeReads()
             } else {
-                lastWrite = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
+                closing = true
+                context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { [context] _ in
+                    context!.close(promise: nil)
+                }
             }
-            complete()
         }
     }
 
@@ -302,16 +309,11 @@ final class ClientHandler: ChannelDuplexHandler {
             }
         }
         server = -1
-        if !clientKeepAlive {
-            closeClient()
-            return
-        }
         if requestEnded {
             active = false
         } else {
             answered = true  // the server answered early: the rest of the request is dropped
         }
-        resumeReads()
     }
 
     func upstreamReadComplete() { context.flush() }
@@ -390,16 +392,18 @@ final class ClientHandler: ChannelDuplexHandler {
         if head.method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         }
-        lastWrite = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keep {
+            lastWrite = context.writeAndFlush(wrapOutboundOut(.end(nil)))
             closeClient()
-        } else if requestEnded {
+            return
+        }
+        if requestEnded {
             active = false
             answered = false
-            resumeReads()
-        } else {
-            resumeReads()  // read and drop the rest of the request
         }
+        // (Set before the end is written: writing it may deliver the next pipelined request.)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        resumeReads()  // the next request, or the rest of this one, which is dropped
     }
 
     func finishAnswered() {
