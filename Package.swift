@@ -48,7 +48,7 @@ let package = Package(
         // The daemon and the admin client as a library, so lvsd, lvsadm and lvs-demo share them.
         .target(
             name: "LVSDaemon",
-            dependencies: ["LVSControl", "LVSDataPlane", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["LVSControl", "LVSDataPlane", "LVSL7", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "lvsd", dependencies: ["LVSDaemon"]),
         .executableTarget(name: "lvsadm", dependencies: ["LVSDaemon"]),
         .executableTarget(name: "lvs-demo", dependencies: ["LVSDaemon"]),

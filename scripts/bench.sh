@@ -10,6 +10,9 @@
 #            nftables DNAT, haproxy tcp and SwiftLVS NAT; keep-alive req/s, new connections/s,
 #            iperf3 Gbit/s and p99, with SwiftLVS's ratios to the others. LAB_REPS (default 1)
 #            repetitions per backend; LVS_LAB_DIR overrides the lab's location.
+#   l7       loopback, no root needed: keep-alive req/s and p99 with wrk through SwiftLVS's L7
+#            switch (lvsd), haproxy (mode http) and nginx (proxy_pass) in front of the same
+#            nginx upstreams; ratios to haproxy and nginx (scripts/lab/bench-l7.sh for knobs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 suite="${1:-}"
@@ -25,8 +28,11 @@ case "$suite" in
   lab)
     exec bash scripts/lab/bench-lab.sh
     ;;
+  l7)
+    exec bash scripts/lab/bench-l7.sh
+    ;;
   *)
-    echo "usage: scripts/bench.sh engine|schedulers|lab" >&2
+    echo "usage: scripts/bench.sh engine|schedulers|lab|l7" >&2
     exit 2
     ;;
 esac

@@ -5,6 +5,7 @@ import Dispatch
 import LVSControl
 import LVSDataPlane
 import LVSEngine
+import LVSL7
 import LVSPacket
 import Logging
 
@@ -18,6 +19,11 @@ public final class Daemon: @unchecked Sendable {
     let logger: Logger
     let director: Director
     var dataPlane: DataPlane!
+    /// The layer-7 switch, when the file has an `l7` section (docs/L7.md).
+    var l7Config: L7Configuration?
+    var l7: L7Switch?
+    /// Serializes director access when there is no data-plane thread (an l7-only lvsd).
+    let directorLock = DispatchSemaphore(value: 1)
     var controlFD: Int32 = -1
     var metrics: MetricsHTTPServer?
     let admin = IPVSAdmin()
@@ -68,17 +74,21 @@ public final class Daemon: @unchecked Sendable {
         logger.logLevel = getenv("LVSD_DEBUG") != nil ? .debug : .info
 
         let config: LVSDConfiguration
+        let l7Config: L7Configuration?
         do {
             config = try LVSDConfiguration.load(path: path)
+            l7Config = try L7ConfigParser.load(path: path)
         } catch {
             printError("lvsd: \(error)")
             return 1
         }
         if checkOnly {
-            print("\(path): configuration OK (\(config.services.count) services)")
+            let l7 = l7Config.map { ", l7: \($0.pools.count) pools, \($0.rules.count) rules" } ?? ""
+            print("\(path): configuration OK (\(config.services.count) services\(l7))")
             return 0
         }
         let d = Daemon(configPath: path, config: config, logger: logger)
+        d.l7Config = l7Config
         do {
             try d.start()
         } catch {
@@ -116,14 +126,28 @@ public final class Daemon: @unchecked Sendable {
     }
 
     func start() throws {
-        try preflight()
+        // Without interfaces (an l7-only file) there is no data plane, so nothing needs root.
+        if !config.interfaces.isEmpty { try preflight() }
         let changes = try ConfigApplier.apply(config, to: director)
         for c in changes { logger.info("config: \(c)") }
-        dataPlane = try DataPlane(interfaces: config.interfaces, gateway: config.gateway, director: director)
-        dataPlane.start()
-        if getenv("LVSD_NO_KERNEL_FILTER") == nil { kernelFilter = KernelCopyFilter(interfaces: config.interfaces) }
-        refreshAddresses()
-        logger.info("data plane running on \(config.interfaces.joined(separator: ", ")); \(config.services.count) services")
+        if !config.interfaces.isEmpty {
+            dataPlane = try DataPlane(interfaces: config.interfaces, gateway: config.gateway, director: director)
+            dataPlane.start()
+            if getenv("LVSD_NO_KERNEL_FILTER") == nil { kernelFilter = KernelCopyFilter(interfaces: config.interfaces) }
+            refreshAddresses()
+            logger.info("data plane running on \(config.interfaces.joined(separator: ", ")); \(config.services.count) services")
+        }
+        if let c = l7Config {
+            let sw = L7Switch(c)
+            do {
+                try sw.start()
+            } catch {
+                sw.stop()
+                throw StartError(description: "l7 listener: \(error)")
+            }
+            l7 = sw
+            logger.info("l7 switch listening on \(c.listeners.map { L7Server(address: $0.address, port: $0.port).endpoint }.joined(separator: ", ")); \(c.pools.count) pools, \(c.rules.count) rules")
+        }
         do {
             controlFD = try UnixSocket.listen(config.controlSocket)
         } catch {
@@ -140,9 +164,32 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on the director: on the data-plane thread, or under a lock without one.
+    func perform<T>(_ body: @escaping (Director) -> T) -> T {
+        if let dp = dataPlane { return dp.perform(body) }
+        directorLock.wait()
+        defer { directorLock.signal() }
+        return body(director)
+    }
+
+    /// `lvsadm -L --l7` (also --list): the L7 switch's section, else nil (an ordinary command).
+    func l7Listing(_ args: [String]) -> AdminResponse? {
+        guard args.contains("--l7") else { return nil }
+        guard args.allSatisfy({ ["--l7", "-L", "-l", "--list", "-n", "--numeric"].contains($0) }),
+              args.contains(where: { ["-L", "-l", "--list"].contains($0) })
+        else {
+            return AdminResponse(status: 2, stdout: "", stderr: "lvsadm: --l7 goes with -L (lvsadm -L --l7)\n")
+        }
+        guard let sw = l7 else {
+            return AdminResponse(status: 1, stdout: "", stderr: "lvsadm: lvsd runs no l7 switch (no 'l7' section in its configuration)\n")
+        }
+        return AdminResponse(status: 0, stdout: L7Listing.render(sw.configuration, stats: sw.stats()), stderr: "")
+    }
+
     /// After any change of services or servers: the VIPs to answer ARP for, the neighbours to
     /// resolve ahead of the first packet, and the kernel-copy filter.
     func refreshAddresses() {
+        guard dataPlane != nil else { return }
         let services = dataPlane.perform { $0.services() }
         let vips = services.map(\.key.address)
         let rips = services.flatMap { $0.destinations.map(\.address) }
@@ -160,11 +207,11 @@ public final class Daemon: @unchecked Sendable {
     }
 
     func renderMetrics() -> String {
-        let dpStats = dataPlane.counters()
-        return dataPlane.perform { d in
+        let l4 = perform { d in
             Metrics.render(services: d.services(), counters: d.counters, connectionCount: d.connectionCount,
                            capacity: d.configuration.connectionCapacity)
-        } + DataPlaneMetrics.render(dpStats)
+        }
+        return l4 + (dataPlane.map { DataPlaneMetrics.render($0.counters()) } ?? "")
     }
 
     /// True for lvsadm commands that change services or servers (VIPs and neighbours to refresh).
@@ -189,7 +236,7 @@ public final class Daemon: @unchecked Sendable {
                 if let request = try? AdminRequest.decode(bytes) {
                     ratesLock.wait()
                     let r = rates
-                    response = dataPlane.perform { [admin] d in
+                    response = l7Listing(request.arguments) ?? perform { [admin] d in
                         admin.run(request, director: d, now: Timestamp(milliseconds: monotonicMilliseconds()), rates: r)
                     }
                     ratesLock.signal()
@@ -221,7 +268,8 @@ public final class Daemon: @unchecked Sendable {
         {
             logger.warning("interfaces, gateway, capacity, control socket and metrics address apply at restart only")
         }
-        let result: Result<[String], Error> = dataPlane.perform { d in Result { try ConfigApplier.apply(fresh, to: d) } }
+        if l7 != nil { logger.warning("the l7 section applies at restart only") }
+        let result: Result<[String], Error> = perform { d in Result { try ConfigApplier.apply(fresh, to: d) } }
         switch result {
         case .success(let changes):
             config.services = fresh.services
@@ -249,7 +297,7 @@ public final class Daemon: @unchecked Sendable {
                 return 0
             } else {
                 // Every 2 s: the rate estimator's tick (IPVS's estimation period).
-                let snapshot = dataPlane.perform { $0.services() }
+                let snapshot = perform { $0.services() }
                 ratesLock.wait()
                 rates.tick(services: snapshot, now: Timestamp(milliseconds: monotonicMilliseconds()))
                 ratesLock.signal()
@@ -259,6 +307,7 @@ public final class Daemon: @unchecked Sendable {
 
     func shutdown() {
         metrics?.stop()
+        l7?.stop()
         if controlFD >= 0 {
             Glibc.shutdown(controlFD, Int32(SHUT_RDWR))
             close(controlFD)
