@@ -27,11 +27,13 @@ BIN=$(swift build -c release --show-bin-path)
 
 W=$(mktemp -d /tmp/lvsl7bench.XXXXXX)
 chmod 755 "$W"
+mkdir -p "$W/run"
+[ "$(id -u)" = 0 ] && chown 65534:65534 "$W/run"  # lvsd runs as nobody then
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$W"
+    [ -n "${L7_BENCH_KEEP:-}" ] || rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -65,7 +67,7 @@ pids+=($!)
 
 # SwiftLVS L7.
 cat > "$W/l7.yaml" <<EOF2
-control_socket: $W/lvsd.sock
+control_socket: $W/run/lvsd.sock
 l7:
   listen: [127.0.0.1:$SP]
   threads: $THREADS
@@ -86,7 +88,7 @@ pids+=($!)
 cat > "$W/haproxy.cfg" <<EOF2
 global
   nbthread $THREADS
-  maxconn 20000
+  maxconn 8000
 defaults
   mode http
   option http-keep-alive
