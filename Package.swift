@@ -44,7 +44,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            ]),
+            ],
+            swiftSettings: optimized),
         // The daemon and the admin client as a library, so lvsd, lvsadm and lvs-demo share them.
         .target(
             name: "LVSDaemon",

@@ -17,6 +17,8 @@ final class ClientHandler: ChannelDuplexHandler {
     var context: ChannelHandlerContext!
     var clientAddress = IPAddress.zero
     var clientText = ""
+    /// `for=ADDRESS;proto=http`, the start of the Forwarded header (per connection).
+    var forwardedFor = "for=unknown;proto=http"
 
     // Reads from the client are held while no upstream can take the request's bytes.
     var readsHeld = false
@@ -63,6 +65,7 @@ final class ClientHandler: ChannelDuplexHandler {
         if let a = context.channel.remoteAddress, let ip = a.ipAddress, let parsed = IPAddress(ip) {
             clientAddress = parsed
             clientText = ip
+            forwardedFor = "for=" + (parsed.isIPv4 ? ip : "\"[" + ip + "]\"") + ";proto=http"
         }
     }
 
@@ -116,60 +119,72 @@ final class ClientHandler: ChannelDuplexHandler {
         clientKeepAlive = h.isKeepAlive
         let limits = sw.configuration.limits
 
-        var headerBytes = h.uri.utf8.count + 16
-        for (n, v) in h.headers { headerBytes += n.utf8.count + v.utf8.count + 4 }
-        if headerBytes > limits.maxHeaderBytes { return answer(.requestHeaderFieldsTooLarge, close: true) }
         if h.version.major != 1 { return answer(.httpVersionNotSupported, close: true) }
-        let hosts = h.headers["host"]
-        if hosts.count > 1 || (h.version.minor >= 1 && hosts.isEmpty) {
-            return answer(.badRequest, close: true)
-        }
-        let lengths = h.headers["content-length"]
+        // One pass over the headers: limits, framing, Expect, and the upstream's copy.
+        var headerBytes = h.uri.utf8.count + 16
+        var hosts = 0
+        var host: String?
+        var lengths = 0
         var length: Int64 = 0
-        if let l = lengths.first {
-            guard lengths.count == 1, let n = Int64(l), n >= 0 else { return answer(.badRequest, close: true) }
-            length = n
+        var badLength = false
+        var chunked = false
+        var xff: String?
+        var connectionTokens = false
+        expectContinue = false
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(h.headers.count + 3)
+        for (n, v) in h.headers {
+            headerBytes += n.utf8.count + v.utf8.count + 4
+            switch n.utf8.count {
+            case 4 where n.caseInsensitiveEquals("host"):
+                hosts += 1
+                host = v
+            case 14 where n.caseInsensitiveEquals("content-length"):
+                lengths += 1
+                if let l = Int64(v), l >= 0 { length = l } else { badLength = true }
+            case 17 where n.caseInsensitiveEquals("transfer-encoding"):
+                chunked = true
+            case 6 where n.caseInsensitiveEquals("expect"):
+                if v.caseInsensitiveEquals("100-continue") { expectContinue = true }
+                continue
+            case 15 where n.caseInsensitiveEquals("x-forwarded-for"):
+                xff = xff.map { $0 + ", " + v } ?? v
+                continue
+            case 10 where n.caseInsensitiveEquals("connection"):
+                connectionTokens = connectionTokens || HopByHop.listsOthers(v)
+                continue
+            default:
+                if HopByHop.isHopByHop(n, []) { continue }
+            }
+            headers.add(name: n, value: v)
         }
+        if connectionTokens {
+            let listed = HopByHop.listed(in: h.headers)
+            headers = HTTPHeaders(headers.filter { !listed.contains($0.name.lowercased()) })
+        }
+        if headerBytes > limits.maxHeaderBytes { return answer(.requestHeaderFieldsTooLarge, close: true) }
+        if hosts > 1 || (h.version.minor >= 1 && hosts == 0) { return answer(.badRequest, close: true) }
+        if lengths > 1 || badLength { return answer(.badRequest, close: true) }
         if limits.maxBodyBytes > 0 && length > limits.maxBodyBytes { return answer(.payloadTooLarge, close: true) }
-        hasBody = length > 0 || h.headers.contains(name: "transfer-encoding")
-        expectContinue = h.headers["expect"].contains { $0.lowercased() == "100-continue" }
+        hasBody = length > 0 || chunked
+        headers.add(name: "X-Forwarded-For", value: xff.map { $0 + ", " + clientText } ?? clientText)
+        headers.add(name: "X-Forwarded-Proto", value: "http")
+        headers.add(name: "Forwarded", value: host.map { forwardedFor + ";host=\"" + $0 + "\"" } ?? forwardedFor)
+        upstreamHead = HTTPRequestHead(version: .http1_1, method: h.method, uri: h.uri, headers: headers)
 
         let view = HeadFields(head: h)
         poolIndex = sw.router.route(view)
         let pool = sw.pools[poolIndex]
-        key = L7HashKey.hash(pool.configuration.hashKey, view, client: clientAddress)
+        key = pool.usesKey ? L7HashKey.hash(pool.configuration.hashKey, view, client: clientAddress) : 0
         cookieServer = nil
         if let name = pool.configuration.cookie, let v = L7Cookies.value(of: name, in: view.header("cookie")) {
             cookieServer = pool.server(cookieValue: v)
         }
-        upstreamHead = makeUpstreamHead(h)
         guard let s = pool.pick(key: key, client: clientAddress, cookieServer: cookieServer, now: L7Switch.now()) else {
             return answer(.serviceUnavailable, close: hasBody)
         }
         server = s
         connect()
-    }
-
-    func makeUpstreamHead(_ h: HTTPRequestHead) -> HTTPRequestHead {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(h.headers.count + 3)
-        let listed = HopByHop.listed(in: h.headers)
-        var xff: String?
-        for (n, v) in h.headers {
-            if HopByHop.isHopByHop(n, listed) || n.caseInsensitiveEquals("expect") { continue }
-            if n.caseInsensitiveEquals("x-forwarded-for") {
-                xff = xff.map { $0 + ", " + v } ?? v
-                continue
-            }
-            headers.add(name: n, value: v)
-        }
-        headers.add(name: "X-Forwarded-For", value: xff.map { $0 + ", " + clientText } ?? clientText)
-        headers.add(name: "X-Forwarded-Proto", value: "http")
-        let forFor = clientAddress.isIPv4 ? clientText : "\"[\(clientText)]\""
-        var fwd = "for=\(forFor);proto=http"
-        if let host = h.headers.first(name: "host") { fwd += ";host=\"\(host)\"" }
-        headers.add(name: "Forwarded", value: fwd)
-        return HTTPRequestHead(version: .http1_1, method: h.method, uri: h.uri, headers: headers)
     }
 
     func connect() {
@@ -257,8 +272,18 @@ final class ClientHandler: ChannelDuplexHandler {
             upstreamKeepAlive = r.isKeepAlive
             var headers = HTTPHeaders()
             headers.reserveCapacity(r.headers.count + 2)
-            let listed = HopByHop.listed(in: r.headers)
-            for (n, v) in r.headers where !HopByHop.isHopByHop(n, listed) { headers.add(name: n, value: v) }
+            var connectionTokens = false
+            for (n, v) in r.headers {
+                if n.utf8.count == 10 && n.caseInsensitiveEquals("connection") {
+                    connectionTokens = connectionTokens || HopByHop.listsOthers(v)
+                    continue
+                }
+                if !HopByHop.isHopByHop(n, []) { headers.add(name: n, value: v) }
+            }
+            if connectionTokens {
+                let listed = HopByHop.listed(in: r.headers)
+                headers = HTTPHeaders(headers.filter { !listed.contains($0.name.lowercased()) })
+            }
             if !clientKeepAlive {
                 headers.add(name: "Connection", value: "close")
             } else if head.version.minor == 0 {
@@ -513,6 +538,15 @@ struct HeadFields: L7RequestFields {
 /// kept: NIO's encoders frame bodies by it.
 enum HopByHop {
     static let names = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"]
+
+    /// Whether a Connection header value names headers beyond close/keep-alive.
+    static func listsOthers(_ value: String) -> Bool {
+        for t in value.split(separator: ",") {
+            let name = t.trimmingSpaces.lowercased()
+            if name != "close" && name != "keep-alive" && !name.isEmpty { return true }
+        }
+        return false
+    }
 
     static func listed(in headers: HTTPHeaders) -> [String] {
         var out: [String] = []

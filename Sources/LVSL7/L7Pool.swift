@@ -21,6 +21,8 @@ public final class L7Pool: @unchecked Sendable {
     var health: [Health]
     var random: UInt64 = 0x9e37_79b9_7f4a_7c15
     let hashesClient: Bool
+    /// Whether the scheduler reads the request key (hashing and locality schedulers).
+    public let usesKey: Bool
 
     struct Health {
         var consecutiveFailures = 0
@@ -46,6 +48,7 @@ public final class L7Pool: @unchecked Sendable {
         }
         health = Array(repeating: Health(), count: c.servers.count)
         hashesClient = c.hashKey != nil
+        usesKey = ["lblc", "lblcr", "dh", "sh", "mh"].contains(c.scheduler)
         scheduler.update(list, change: .reset)
     }
 
