@@ -54,6 +54,8 @@ final class ClientHandler: ChannelDuplexHandler {
     var bytesOut = 0
     /// The last response write, so a close waits for it.
     var lastWrite: EventLoopFuture<Void>?
+    /// The raw-bytes handler next to the socket (for the 408 answer).
+    weak var watch: ByteWatch?
 
     init(sw: L7Switch, cache: UpstreamCache) {
         self.sw = sw
@@ -485,8 +487,12 @@ final class ClientHandler: ChannelDuplexHandler {
         if let e = event as? IdleStateHandler.IdleStateEvent, e == .read {
             guard !active, !closing else { return }
             if partialRequest {
-                active = true
-                answer(.requestTimeout, close: true)
+                // No request was delivered, so NIO's pipelining handler would refuse a response:
+                // the 408 goes out below the HTTP handlers, as raw bytes.
+                let body = "408 Request Timeout\n"
+                let text = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+                lastWrite = watch?.writeRaw(text)
+                closeClient()
             } else {
                 closeClient()
             }
@@ -515,11 +521,24 @@ final class ClientHandler: ChannelDuplexHandler {
 
 extension ClientHandler: UpstreamDelegate {}
 
-/// Marks a started request for the idle timer's 408 (sits before the HTTP decoder).
-final class ByteWatch: ChannelInboundHandler {
+/// Marks a started request for the idle timer's 408, and writes that answer (sits before the
+/// HTTP codec, next to the socket).
+final class ByteWatch: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
     unowned let client: ClientHandler
+    var context: ChannelHandlerContext?
     init(_ client: ClientHandler) { self.client = client }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        client.watch = self
+    }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func writeRaw(_ text: String) -> EventLoopFuture<Void>? {
+        guard let context else { return nil }
+        return context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text)))
+    }
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         client.partialRequest = true
         context.fireChannelRead(data)

@@ -184,6 +184,31 @@ import Testing
         #expect(try #require(c1.response()).status == 503)
     }
 
+    @Test func timeoutsAnswer408And504() throws {
+        let a = try TestUpstream("a", group: group)
+        defer { a.stop() }
+        var c = L7Configuration(listeners: [], pools: [L7PoolConfiguration(name: "p", servers: [server(a)])])
+        c.limits.clientIdleTimeoutMilliseconds = 300
+        c.limits.responseTimeoutMilliseconds = 300
+        let (sw, port) = try startSwitch(c)
+        defer { sw.stop() }
+        // No response head in time: 504, and the connection closes.
+        let c1 = RawClient(port: port)
+        c1.send("GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try #require(c1.response()).status == 504)
+        #expect(c1.isClosed())
+        // A request head begun and left unfinished: 408 at the idle timeout.
+        let c2 = RawClient(port: port)
+        c2.send("GET / HTTP/1.1\r\nHost: x\r\n")
+        #expect(try #require(c2.response()).status == 408)
+        #expect(c2.isClosed())
+        // An idle keep-alive connection is just closed.
+        let c3 = RawClient(port: port)
+        c3.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try #require(c3.response()).status == 200)
+        #expect(c3.isClosed())
+    }
+
     @Test func cookieInsertPersistence() throws {
         let a = try TestUpstream("a", group: group)
         let b = try TestUpstream("b", group: group)

@@ -11,7 +11,7 @@ import NIOPosix
 /// A real server for the tests: an HTTP/1.1 keep-alive server on 127.0.0.1 (ephemeral port)
 /// that answers `server=NAME method=M path=P len=N xff=X` and has a few misbehaving paths:
 /// `/die` (head and part of the body, then a close), `/drop` on a `dropper` (closes after the
-/// request without answering), `/big?n=N` (N body bytes, chunked), `/close` (Connection: close).
+/// request without answering), `/big?n=N` (N body bytes, chunked), `/close` (Connection: close), `/hang` (never answers).
 final class TestUpstream: @unchecked Sendable {
     let name: String
     let dropper: Bool
@@ -99,6 +99,7 @@ final class TestUpstream: @unchecked Sendable {
                 context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
                 return
             }
+            if path == "/hang" { return }  // never answers
             if path == "/die" {
                 var hd = HTTPHeaders()
                 hd.add(name: "content-length", value: "100000")
