@@ -49,7 +49,13 @@ final class ClientHandler: ChannelDuplexHandler {
     var upstreamKeepAlive = true
     var expectContinue = false
     var attempts = 0
-    var responseTimer: Scheduled<Void>?
+    /// When the response head is due (uptime ns), 0 when not waiting for one.
+    var responseDeadline: UInt64 = 0
+    /// The last read from the client (uptime ns), for the idle timeout.
+    var lastRead: UInt64 = 0
+    /// One timer per connection checks both deadlines (cheaper than a timer per request and an
+    /// idle handler on every read and write).
+    var ticker: Scheduled<Void>?
     var bytesIn = 0
     var bytesOut = 0
     /// The last response write, so a close waits for it.
@@ -252,13 +258,38 @@ final class ClientHandler: ChannelDuplexHandler {
     }
 
     func startResponseTimer() {
-        guard responseTimer == nil, !responseStarted else { return }
-        let ms = sw.configuration.limits.responseTimeoutMilliseconds
-        responseTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(ms)) { [self] in
-            responseTimer = nil
-            guard active, !responseStarted, upstream != nil else { return }
-            abortUpstream(failed: true)
-            answer(.gatewayTimeout, close: true)
+        guard responseDeadline == 0, !responseStarted else { return }
+        responseDeadline = NIODeadline.now().uptimeNanoseconds
+            + UInt64(sw.configuration.limits.responseTimeoutMilliseconds) * 1_000_000
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        lastRead = NIODeadline.now().uptimeNanoseconds
+        armTicker()
+        context.fireChannelActive()
+    }
+
+    func armTicker() {
+        let limits = sw.configuration.limits
+        let ms = min(max(min(limits.clientIdleTimeoutMilliseconds, limits.responseTimeoutMilliseconds) / 4, 10), 1000)
+        ticker = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(ms)) { [self] in
+            ticker = nil
+            guard !closing else { return }
+            let now = NIODeadline.now().uptimeNanoseconds
+            if responseDeadline != 0 && now >= responseDeadline {
+                responseDeadline = 0
+                if active && !responseStarted && upstream != nil {
+                    // No response head in time.
+                    abortUpstream(failed: true)
+                    answer(.gatewayTimeout, close: true)
+                    return
+                }
+            }
+            if !active && now &- lastRead >= UInt64(limits.clientIdleTimeoutMilliseconds) * 1_000_000 {
+                idleTimeout()
+                return
+            }
+            armTicker()
         }
     }
 
@@ -268,8 +299,7 @@ final class ClientHandler: ChannelDuplexHandler {
         switch part {
         case .head(let r):
             if r.status.code / 100 == 1 { return }  // Expect was handled here; 101 is not relayed
-            responseTimer?.cancel()
-            responseTimer = nil
+            responseDeadline = 0
             responseStarted = true
             upstreamKeepAlive = r.isKeepAlive
             var headers = HTTPHeaders()
@@ -321,8 +351,7 @@ final class ClientHandler: ChannelDuplexHandler {
 
     /// The response ended: the upstream connection goes back to its cache if both sides allow.
     func complete() {
-        responseTimer?.cancel()
-        responseTimer = nil
+        responseDeadline = 0
         let pool = sw.pools[poolIndex]
         pool.finished(server, failed: false, bytesIn: bytesIn, bytesOut: bytesOut, now: L7Switch.now())
         if let u = upstream {
@@ -336,6 +365,7 @@ final class ClientHandler: ChannelDuplexHandler {
             }
         }
         server = -1
+        lastRead = NIODeadline.now().uptimeNanoseconds  // the idle time starts after the response
         if requestEnded {
             active = false
         } else {
@@ -354,8 +384,7 @@ final class ClientHandler: ChannelDuplexHandler {
     /// its server had closed is the common case); else 502 (504 after a timeout), or the client
     /// connection closes when the response had begun.
     func failedAttempt(_ error: Error?, timedOut: Bool) {
-        responseTimer?.cancel()
-        responseTimer = nil
+        responseDeadline = 0
         let pool = sw.pools[poolIndex]
         let now = L7Switch.now()
         if let u = upstream {
@@ -386,8 +415,7 @@ final class ClientHandler: ChannelDuplexHandler {
     }
 
     func abortUpstream(failed: Bool) {
-        responseTimer?.cancel()
-        responseTimer = nil
+        responseDeadline = 0
         connecting = false
         if let u = upstream {
             upstream = nil
@@ -474,6 +502,8 @@ final class ClientHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         closing = true
+        ticker?.cancel()
+        ticker = nil
         abortUpstream(failed: false)
         context.fireChannelInactive()
     }
@@ -483,22 +513,16 @@ final class ClientHandler: ChannelDuplexHandler {
         context.fireChannelWritabilityChanged()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let e = event as? IdleStateHandler.IdleStateEvent, e == .read {
-            guard !active, !closing else { return }
-            if partialRequest {
-                // No request was delivered, so NIO's pipelining handler would refuse a response:
-                // the 408 goes out below the HTTP handlers, as raw bytes.
-                let body = "408 Request Timeout\n"
-                let text = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
-                lastWrite = watch?.writeRaw(text)
-                closeClient()
-            } else {
-                closeClient()
-            }
-            return
+    /// Nothing read for the idle timeout while no request is in progress.
+    func idleTimeout() {
+        if partialRequest {
+            // No request was delivered, so NIO's pipelining handler would refuse a response:
+            // the 408 goes out below the HTTP handlers, as raw bytes.
+            let body = "408 Request Timeout\n"
+            let text = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+            lastWrite = watch?.writeRaw(text)
         }
-        context.fireUserInboundEventTriggered(event)
+        closeClient()
     }
 
     // MARK: Back-pressure
@@ -541,6 +565,7 @@ final class ByteWatch: ChannelDuplexHandler {
     }
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         client.partialRequest = true
+        client.lastRead = NIODeadline.now().uptimeNanoseconds
         context.fireChannelRead(data)
     }
 }

@@ -39,7 +39,6 @@ public final class L7Switch: @unchecked Sendable {
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
-        let idle = TimeAmount.milliseconds(limits.clientIdleTimeoutMilliseconds)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -55,7 +54,6 @@ public final class L7Switch: @unchecked Sendable {
                         withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false,
                         withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: decoderLimits)
-                    try sync.addHandler(IdleStateHandler(readTimeout: idle))
                     try sync.addHandler(handler)
                 }
             }
