@@ -4,9 +4,10 @@ import NIOHTTP1
 
 /// One client connection: routes each request to a pool and a server, relays it over a
 /// keep-alive upstream connection and the response back, streaming bodies both ways with
-/// back-pressure. NIO's pipelining handler in front delivers pipelined requests one at a time,
-/// after the previous response ended, so consecutive requests may each go to a different server
-/// while responses leave in request order (the thesis's multi-handoff, per request).
+/// back-pressure. Pipelined requests queue here until the exchange before them is over (reads
+/// pause only then, so plain keep-alive never re-arms epoll per request), so consecutive
+/// requests may each go to a different server while responses leave in request order (the
+/// thesis's multi-handoff, per request).
 final class ClientHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -56,6 +57,12 @@ final class ClientHandler: ChannelDuplexHandler {
     /// One timer per connection checks both deadlines (cheaper than a timer per request and an
     /// idle handler on every read and write).
     var ticker: Scheduled<Void>?
+    /// Pipelined request parts (and a parse error among them) behind the current exchange.
+    enum Queued {
+        case part(HTTPServerRequestPart)
+        case error(HTTPParserError)
+    }
+    var queue: [Queued] = []
     var bytesIn = 0
     var bytesOut = 0
     /// The last response write, so a close waits for it.
@@ -80,7 +87,41 @@ final class ClientHandler: ChannelDuplexHandler {
     // MARK: Requests
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        // Pipelined requests wait their turn here (responses leave in request order); reads
+        // stop while any wait, so at most one read's worth is queued.
+        if !queue.isEmpty || (active && isHead(part)) {
+            if case .end = part { partialRequest = false }
+            queue.append(.part(part))
+            return
+        }
+        handle(part)
+    }
+
+    func isHead(_ p: HTTPServerRequestPart) -> Bool {
+        if case .head = p { return true }
+        return false
+    }
+
+    /// Queued pipelined requests, in order, once the exchange before them is over.
+    func drainQueue() {
+        while !closing, let next = queue.first {
+            if active, case .part(.head) = next { break }
+            if active, case .error = next { break }
+            queue.removeFirst()
+            switch next {
+            case .part(let p): handle(p)
+            case .error(let e): parseError(e)
+            }
+        }
+        if queue.isEmpty, !readsHeld, readPending {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func handle(_ part: HTTPServerRequestPart) {
+        switch part {
         case .head(let h):
             partialRequest = false
             guard !closing else { return }
@@ -340,6 +381,7 @@ final class ClientHandler: ChannelDuplexHandler {
                 context.write(wrapOutboundOut(.end(trailers)), promise: nil)
                 context.flush()
                 resumeReads()
+                drainQueue()
             } else {
                 closing = true
                 context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { [context] _ in
@@ -459,12 +501,14 @@ final class ClientHandler: ChannelDuplexHandler {
         // (Set before the end is written: writing it may deliver the next pipelined request.)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         resumeReads()  // the next request, or the rest of this one, which is dropped
+        drainQueue()
     }
 
     func finishAnswered() {
         active = false
         answered = false
         resumeReads()
+        drainQueue()
     }
 
     func closeClient() {
@@ -487,17 +531,28 @@ final class ClientHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         guard !closing else { return }
         if let e = error as? HTTPParserError {
-            if responseStarted || (active && answered) {
-                closeClient()
+            if !queue.isEmpty || (active && requestEnded) {
+                // The error is in a pipelined request behind the current one: answered in turn.
+                queue.append(.error(e))
                 return
             }
-            abortUpstream(failed: false)
-            if !active { head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/") }
-            active = true
-            answer(e == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest, close: true)
+            parseError(e)
         } else {
             closeClient()
         }
+    }
+
+    /// A request the decoder rejected: 400 (431 for oversized headers) and close, or just close
+    /// when a response is already under way.
+    func parseError(_ e: HTTPParserError) {
+        if active && (responseStarted || answered) {
+            closeClient()
+            return
+        }
+        abortUpstream(failed: false)
+        if !active { head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/") }
+        active = true
+        answer(e == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest, close: true)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -528,7 +583,7 @@ final class ClientHandler: ChannelDuplexHandler {
     // MARK: Back-pressure
 
     func read(context: ChannelHandlerContext) {
-        if readsHeld { readPending = true } else { context.read() }
+        if readsHeld || !queue.isEmpty { readPending = true } else { context.read() }
     }
 
     func holdReads() { readsHeld = true }
@@ -536,7 +591,7 @@ final class ClientHandler: ChannelDuplexHandler {
     func resumeReads() {
         guard readsHeld else { return }
         readsHeld = false
-        if readPending {
+        if readPending && queue.isEmpty {
             readPending = false
             context.read()
         }

@@ -51,7 +51,7 @@ public final class L7Switch: @unchecked Sendable {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(ByteWatch(handler))
                     try sync.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false,
+                        withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                         withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: decoderLimits)
                     try sync.addHandler(handler)

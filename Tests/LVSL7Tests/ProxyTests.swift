@@ -50,10 +50,17 @@ import Testing
         #expect(r1.text.hasPrefix("server=c method=POST path=/cgi-bin/p len=5 "))
         let r2 = try #require(client.response())
         #expect(r2.text.hasPrefix("server=b method=GET path=/d.png len=0 "))
+        // A bad request pipelined behind good ones: the good ones are answered in order, then 400
+        // and the connection closes.
+        client.send("GET /e.png HTTP/1.1\r\nHost: x\r\n\r\nGET /f.html HTTP/1.1\r\nHost: x\r\n\r\nBAD\r\n\r\n")
+        #expect(try #require(client.response()).header("x-server") == "b")
+        #expect(try #require(client.response()).header("x-server") == "a")
+        #expect(try #require(client.response()).status == 400)
+        #expect(client.isClosed())
         // Upstream connections were reused (keep-alive pools), not one per request.
         #expect(a.connections == 1 && b.connections == 1 && c.connections == 1)
         let stats = sw.stats()
-        #expect(stats.map { $0.servers[0].requests } == [3, 4, 3])
+        #expect(stats.map { $0.servers[0].requests } == [4, 5, 3])
     }
 
     @Test func headAndContinueAndClose() throws {
