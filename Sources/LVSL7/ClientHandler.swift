@@ -373,8 +373,7 @@ final class ClientHandler: ChannelDuplexHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(buf))), promise: nil)
             if !context.channel.isWritable { upstream?.holdReads() }
         case .end(let trailers):
-            // Bookkeeping first: writing the end lets the pipelining handler deliver the next
-            // pipelined request to this handler at once (re-entering `begin`).
+            // Bookkeeping first, then the end, then any queued pipelined request (`drainQueue`).
             let keep = clientKeepAlive
             complete()
             if keep {
@@ -571,8 +570,8 @@ final class ClientHandler: ChannelDuplexHandler {
     /// Nothing read for the idle timeout while no request is in progress.
     func idleTimeout() {
         if partialRequest {
-            // No request was delivered, so NIO's pipelining handler would refuse a response:
-            // the 408 goes out below the HTTP handlers, as raw bytes.
+            // No request head was decoded, so there is no HTTP request to answer through the
+            // codec: the 408 goes out below the HTTP handlers, as raw bytes.
             let body = "408 Request Timeout\n"
             let text = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
             lastWrite = watch?.writeRaw(text)
