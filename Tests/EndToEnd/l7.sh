@@ -39,6 +39,14 @@ for i in 1 2 3; do
     pids+=($!)
 done
 
+# The servers first (a refused connection would count against a server's passive health).
+for port in $P1 $P2 $P3; do
+    for _ in $(seq 100); do
+        curl -s -o /dev/null -m 1 "http://127.0.0.1:$port/" && break
+        sleep 0.1
+    done
+done
+
 cat > "$WORK/l7.yaml" <<YAML
 control_socket: $WORK/run/lvsd.sock
 l7:
@@ -90,7 +98,7 @@ if [ "$n3 $n5" = "rs3 rs3" ] && [ "$n1" != "$n2" ] && [ "$n4" = "$n1" ] && [ "$n
     && [[ "$n1 $n2" == "rs1 rs2" || "$n1 $n2" == "rs2 rs1" ]] && [ "$connects" = 1 ]; then
     ok "one keep-alive connection, per-request routing: $names"
 else
-    bad "per-request routing on one connection" "got '$names' over $connects connections"
+    bad "per-request routing on one connection" "got '$names' over $connects connections" "$("$BIN/lvsadm" -L --l7 2>&1)"
 fi
 
 # 1 GiB upload (Content-Length, streamed) through the switch; lvsd's peak RSS stays bounded.
