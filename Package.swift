@@ -25,6 +25,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Linux packet-socket structs and constants that Glibc does not export to Swift.
@@ -41,10 +42,20 @@ let package = Package(
         .target(name: "CTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // The AF_PACKET data plane: rings, ARP, neighbours, routes, the worker loop.
         .target(name: "LVSDataPlane", dependencies: ["LVSEngine", "CLinuxNet"]),
+        // The layer-7 HTTP/1.1 content switch on SwiftNIO (docs/L7.md); reuses LVSEngine's schedulers.
+        .target(
+            name: "LVSL7",
+            dependencies: [
+                "LVSEngine", "LVSControl", .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: optimized),
         // The daemon and the admin client as a library, so lvsd, lvsadm and lvs-demo share them.
         .target(
             name: "LVSDaemon",
-            dependencies: ["LVSControl", "LVSHealth", "LVSDataPlane", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["LVSControl", "LVSHealth", "LVSDataPlane", "LVSL7", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "lvsd", dependencies: ["LVSDaemon"]),
         .executableTarget(name: "lvsadm", dependencies: ["LVSDaemon"]),
         .executableTarget(name: "lvs-demo", dependencies: ["LVSDaemon"]),
@@ -63,5 +74,6 @@ let package = Package(
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane"]),
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon"]),
         .testTarget(name: "LVSTunnelTests", dependencies: ["LVSTunnel"]),
+        .testTarget(name: "LVSL7Tests", dependencies: ["LVSL7"]),
     ]
 )

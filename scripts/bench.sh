@@ -12,6 +12,9 @@
 #            repetitions per backend; LVS_LAB_DIR overrides the lab's location.
 #   lab-dsr  (root) download throughput (iperf3 -R) of VS/DR and VS/TUN against the direct path in
 #            a one-segment lab of its own (namespaces lvtb-*), with the ratios; DSR_REPS rounds.
+#   l7       loopback, no root needed: keep-alive req/s and p99 with wrk through SwiftLVS's L7
+#            switch (lvsd), haproxy (mode http) and nginx (proxy_pass) in front of the same
+#            nginx upstreams; ratios to haproxy and nginx (scripts/lab/bench-l7.sh for knobs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 suite="${1:-}"
@@ -30,8 +33,11 @@ case "$suite" in
   lab-dsr)
     exec bash scripts/lab/bench-dsr.sh
     ;;
+  l7)
+    exec bash scripts/lab/bench-l7.sh
+    ;;
   *)
-    echo "usage: scripts/bench.sh engine|schedulers|lab|lab-dsr" >&2
+    echo "usage: scripts/bench.sh engine|schedulers|lab|lab-dsr|l7" >&2
     exit 2
     ;;
 esac

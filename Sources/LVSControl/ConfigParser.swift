@@ -17,6 +17,9 @@ extension LVSDConfiguration {
     public static func parse(text: String, file: String = "<config>") throws(ConfigError) -> LVSDConfiguration {
         try ConfigParser(file: file).parse(text)
     }
+
+    /// The whole text of a configuration file (for parsers of other sections, such as LVSL7's).
+    public static func readFile(_ path: String) throws(ConfigError) -> String { try ConfigFile.read(path) }
 }
 
 /// Whole-file reading without Foundation (a bounded read of a regular file).
@@ -50,7 +53,7 @@ struct ConfigParser {
     let file: String
 
     static let topKeys = ["control_socket", "metrics_listen", "connection_capacity", "interfaces", "gateway",
-                          "timeouts", "expire_quiescent_template", "services"]
+                          "timeouts", "expire_quiescent_template", "services", "l7"]
     static let timeoutKeys = ["tcp", "tcpfin", "udp"] + ConfigTimeouts.stateKeys.keys.sorted()
     static let serviceKeys = ["protocol", "address", "port", "fwmark", "match", "scheduler", "scheduler_flags",
                               "persistence", "one_packet", "udp_timeout", "real_servers"]
@@ -234,7 +237,8 @@ struct ConfigParser {
         if let v = f.optional("connection_capacity") {
             config.connectionCapacity = try integer(v, "connection_capacity", LVSDConfiguration.connectionCapacityRange)
         }
-        config.interfaces = try interfaces(try required(f, "interfaces"))
+        // The `l7` section (parsed by LVSL7) runs without a data plane: interfaces are optional then.
+        if f["l7"] == nil || f["interfaces"] != nil { config.interfaces = try interfaces(try required(f, "interfaces")) }
         if let v = f.optional("gateway") { config.gateway = try address(v, "gateway") }
         if let v = f.optional("timeouts") { config.timeouts = try timeouts(v) }
         if let v = f.optional("expire_quiescent_template") {

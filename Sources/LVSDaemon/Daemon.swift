@@ -6,6 +6,7 @@ import LVSControl
 import LVSDataPlane
 import LVSHealth
 import LVSEngine
+import LVSL7
 import LVSPacket
 import Logging
 
@@ -19,6 +20,11 @@ public final class Daemon: @unchecked Sendable {
     let logger: Logger
     let director: Director
     var dataPlane: DataPlane!
+    /// The layer-7 switch, when the file has an `l7` section (docs/L7.md).
+    var l7Config: L7Configuration?
+    var l7: L7Switch?
+    /// Serializes director access when there is no data-plane thread (an l7-only lvsd).
+    let directorLock = DispatchSemaphore(value: 1)
     var controlFD: Int32 = -1
     var metrics: MetricsHTTPServer?
     let admin = IPVSAdmin()
@@ -71,21 +77,29 @@ public final class Daemon: @unchecked Sendable {
         logger.logLevel = getenv("LVSD_DEBUG") != nil ? .debug : .info
 
         let config: LVSDConfiguration
+        let l7Config: L7Configuration?
         do {
             let loaded = try LVSDConfiguration.loadAny(path: path)
             for w in loaded.warnings { printError("lvsd: \(w)") }
             config = loaded.configuration
+            // The `l7` section lives in the YAML format only (keepalived.conf has no place for it).
+            l7Config = LVSDConfiguration.isKeepalivedFormat(path: path, text: try LVSDConfiguration.readFile(path))
+                ? nil : try L7ConfigParser.load(path: path)
         } catch {
             printError("lvsd: \(error)")
             return 1
         }
         if checkOnly {
             let checks = config.health.reduce(0) { $0 + $1.servers.reduce(0) { $0 + $1.checks.count } }
-            print("\(path): configuration OK (\(config.services.count) services, \(checks) health checkers)")
-            if config.interfaces.isEmpty { printError("lvsd: note: no data-plane interfaces (lvsd_interfaces in global_defs): lvsd cannot start with this file") }
+            let l7 = l7Config.map { ", l7: \($0.pools.count) pools, \($0.rules.count) rules" } ?? ""
+            print("\(path): configuration OK (\(config.services.count) services, \(checks) health checkers\(l7))")
+            if config.interfaces.isEmpty && l7Config == nil {
+                printError("lvsd: note: no data-plane interfaces (lvsd_interfaces in global_defs): lvsd cannot start with this file")
+            }
             return 0
         }
         let d = Daemon(configPath: path, config: config, logger: logger)
+        d.l7Config = l7Config
         do {
             try d.start()
         } catch {
@@ -123,21 +137,35 @@ public final class Daemon: @unchecked Sendable {
     }
 
     func start() throws {
-        guard !config.interfaces.isEmpty else {
+        guard !config.interfaces.isEmpty || l7Config != nil else {
             throw StartError(description: "no data-plane interfaces configured (YAML 'interfaces', keepalived.conf global_defs 'lvsd_interfaces')")
         }
-        try preflight()
+        // Without interfaces (an l7-only file) there is no data plane, so nothing needs root.
+        if !config.interfaces.isEmpty { try preflight() }
         let log = logger
         health = HealthMonitor(config) { line, warning in
             if warning { log.warning("health: \(line)") } else { log.info("health: \(line)") }
         }
         let changes = try ConfigApplier.apply(health.effectiveConfiguration, to: director)
         for c in changes { logger.info("config: \(c)") }
-        dataPlane = try DataPlane(interfaces: config.interfaces, gateway: config.gateway, director: director)
-        dataPlane.start()
-        if getenv("LVSD_NO_KERNEL_FILTER") == nil { kernelFilter = KernelCopyFilter(interfaces: config.interfaces) }
-        refreshAddresses()
-        logger.info("data plane running on \(config.interfaces.joined(separator: ", ")); \(config.services.count) services")
+        if !config.interfaces.isEmpty {
+            dataPlane = try DataPlane(interfaces: config.interfaces, gateway: config.gateway, director: director)
+            dataPlane.start()
+            if getenv("LVSD_NO_KERNEL_FILTER") == nil { kernelFilter = KernelCopyFilter(interfaces: config.interfaces) }
+            refreshAddresses()
+            logger.info("data plane running on \(config.interfaces.joined(separator: ", ")); \(config.services.count) services")
+        }
+        if let c = l7Config {
+            let sw = L7Switch(c)
+            do {
+                try sw.start()
+            } catch {
+                sw.stop()
+                throw StartError(description: "l7 listener: \(error)")
+            }
+            l7 = sw
+            logger.info("l7 switch listening on \(c.listeners.map { L7Server(address: $0.address, port: $0.port).endpoint }.joined(separator: ", ")); \(c.pools.count) pools, \(c.rules.count) rules")
+        }
         do {
             controlFD = try UnixSocket.listen(config.controlSocket)
         } catch {
@@ -147,7 +175,7 @@ public final class Daemon: @unchecked Sendable {
         Thread.detach { [self] in serveControl(fd) }
         logger.info("control socket \(config.controlSocket) (mode 0600)")
         health.start { [self] effective in
-            let r: Result<[String], any Error> = dataPlane.perform { d in Result { try ConfigApplier.apply(effective, to: d) } }
+            let r: Result<[String], any Error> = perform { d in Result { try ConfigApplier.apply(effective, to: d) } }
             if case .success(let changes) = r {
                 for c in changes { logger.info("health: \(c)") }
                 refreshAddresses()
@@ -162,9 +190,32 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on the director: on the data-plane thread, or under a lock without one.
+    func perform<T>(_ body: @escaping (Director) -> T) -> T {
+        if let dp = dataPlane { return dp.perform(body) }
+        directorLock.wait()
+        defer { directorLock.signal() }
+        return body(director)
+    }
+
+    /// `lvsadm -L --l7` (also --list): the L7 switch's section, else nil (an ordinary command).
+    func l7Listing(_ args: [String]) -> AdminResponse? {
+        guard args.contains("--l7") else { return nil }
+        guard args.allSatisfy({ ["--l7", "-L", "-l", "--list", "-n", "--numeric"].contains($0) }),
+              args.contains(where: { ["-L", "-l", "--list"].contains($0) })
+        else {
+            return AdminResponse(status: 2, stdout: "", stderr: "lvsadm: --l7 goes with -L (lvsadm -L --l7)\n")
+        }
+        guard let sw = l7 else {
+            return AdminResponse(status: 1, stdout: "", stderr: "lvsadm: lvsd runs no l7 switch (no 'l7' section in its configuration)\n")
+        }
+        return AdminResponse(status: 0, stdout: L7Listing.render(sw.configuration, stats: sw.stats()), stderr: "")
+    }
+
     /// After any change of services or servers: the VIPs to answer ARP for, the neighbours to
     /// resolve ahead of the first packet, and the kernel-copy filter.
     func refreshAddresses() {
+        guard dataPlane != nil else { return }
         let services = dataPlane.perform { $0.services() }
         let vips = Array(Set(services.flatMap(\.virtualAddresses)))
         let rips = services.flatMap { $0.destinations.map(\.address) }
@@ -182,14 +233,14 @@ public final class Daemon: @unchecked Sendable {
     }
 
     func renderMetrics() -> String {
-        let dpStats = dataPlane.counters()
         ratesLock.wait()
         defer { ratesLock.signal() }
         let r = rates
-        return dataPlane.perform { d in
+        let l4 = perform { d in
             Metrics.render(services: d.services(), counters: d.counters, connectionCount: d.connectionCount,
                            capacity: d.configuration.connectionCapacity, rates: r)
-        } + DataPlaneMetrics.render(dpStats) + HealthReport.metrics(health.snapshot)
+        }
+        return l4 + (dataPlane.map { DataPlaneMetrics.render($0.counters()) } ?? "") + HealthReport.metrics(health.snapshot)
     }
 
     /// True for lvsadm commands that change services or servers (VIPs and neighbours to refresh).
@@ -217,7 +268,7 @@ public final class Daemon: @unchecked Sendable {
                     request.arguments.removeAll { $0 == "--health" }
                     ratesLock.wait()
                     let r = rates
-                    response = dataPlane.perform { [admin] d in
+                    response = l7Listing(request.arguments) ?? perform { [admin] d in
                         admin.run(request, director: d, now: Timestamp(milliseconds: monotonicMilliseconds()), rates: r)
                     }
                     ratesLock.signal()
@@ -254,8 +305,9 @@ public final class Daemon: @unchecked Sendable {
         {
             logger.warning("interfaces, gateway, capacity, control socket and metrics address apply at restart only")
         }
+        if l7 != nil { logger.warning("the l7 section applies at restart only") }
         let result = health.reload(fresh) { effective in
-            dataPlane.perform { d in Result { try ConfigApplier.apply(effective, to: d) } }
+            perform { d in Result { try ConfigApplier.apply(effective, to: d) } }
         }
         switch result {
         case .success(let changes):
@@ -285,7 +337,7 @@ public final class Daemon: @unchecked Sendable {
                 return 0
             } else {
                 // Every 2 s: the rate estimator's tick (IPVS's estimation period).
-                let snapshot = dataPlane.perform { $0.services() }
+                let snapshot = perform { $0.services() }
                 ratesLock.wait()
                 rates.tick(services: snapshot, now: Timestamp(milliseconds: monotonicMilliseconds()))
                 ratesLock.signal()
@@ -296,6 +348,7 @@ public final class Daemon: @unchecked Sendable {
     func shutdown() {
         health?.stop()
         metrics?.stop()
+        l7?.stop()
         if controlFD >= 0 {
             Glibc.shutdown(controlFD, Int32(SHUT_RDWR))
             close(controlFD)

@@ -37,7 +37,7 @@ public enum HealthReport {
             } else if line.hasPrefix("  -> "), inService {
                 let ep = line.dropFirst(5).prefix { $0 != " " }
                 guard let key = current else {
-                    out.append(line + "  -")
+                    out.append(line + unchecked(line))
                     continue
                 }
                 let match = (byEndpoint[key.description] ?? []).first { $0.id.description == ep }
@@ -47,7 +47,7 @@ public enum HealthReport {
                 } else if book.config.health.first(where: { $0.key == key })?.sorryServer.map({ Endpoint($0.address, $0.port).description == ep }) == true {
                     out.append(line + "  SORRY (quorum lost)")
                 } else {
-                    out.append(line + "  -")
+                    out.append(line + unchecked(line))
                 }
             } else {
                 if line.isEmpty { flushMissing(); current = nil; inService = false }
@@ -58,8 +58,15 @@ public enum HealthReport {
         return out.joined(separator: "\n")
     }
 
+    /// The column for a server no checker watches: a weight of 0 is an operator's drain
+    /// (quiesced: existing connections continue, no new ones).
+    static func unchecked(_ line: String) -> String {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        return fields.count > 3 && fields[3] == "0" ? "  DRAIN (weight 0)" : "  -"
+    }
+
     static func state(_ s: (id: ServerID, alive: Bool, configured: Int32, effective: Int32, reason: String)) -> String {
-        var t = s.alive ? "UP" : "DOWN"
+        var t = s.alive ? (s.effective == 0 ? "DRAIN" : "UP") : "DOWN"
         if s.alive && s.effective != s.configured { t += " weight \(s.effective)/\(s.configured)" }
         if !s.alive { t += " (\(s.reason))" }
         return t

@@ -264,12 +264,13 @@ fi
 
 # 5. (e) agent check: "up 50%" → 5 of 10; "drain" → 0; "ready 100%" → 10; "down" → removed.
 if wait_ms 4000 weight_is 83 $RS2:8080 5; then
-    echo "drain" > "$WORK/agent.txt"; d=no; wait_ms 4000 weight_is 83 $RS2:8080 0 && d=yes
+    echo "drain" > "$WORK/agent.txt"; d=no; wait_ms 4000 weight_is 83 $RS2:8080 0 \
+        && lvsadm -L -n --health | grep -F "$RS2:8080" | grep -q "DRAIN weight 0/10" && d=yes
     echo "ready 100%" > "$WORK/agent.txt"; r=no; wait_ms 4000 weight_is 83 $RS2:8080 10 && r=yes
     echo "down" > "$WORK/agent.txt"; g=no; wait_ms 4000 absent 83 $RS2:8080 && g=yes
     echo "up 50%" > "$WORK/agent.txt"
     if [ $d = yes ] && [ $r = yes ] && [ $g = yes ] && wait_ms 4000 weight_is 83 $RS2:8080 5; then
-        ok "agent check: 'up 50%' → weight 5/10, 'drain' → 0, 'ready 100%' → 10, 'down' → removed, 'up 50%' → 5"
+        ok "agent check: 'up 50%' → weight 5/10, 'drain' → 0 (--health shows DRAIN), 'ready 100%' → 10, 'down' → removed, 'up 50%' → 5"
     else
         bad "agent check" "drain $d, ready $r, down $g" "$(server_line 83 $RS2:8080)" "$(grep agent "$WORK/lvsd.log" | tail -3)"
     fi

@@ -233,7 +233,7 @@ import Testing
         // Unknown keys, at every level.
         ("interfaces: [d0]\nmetric_listen: 127.0.0.1:9117\n",
          "lvsd.yaml:2:1: unknown key 'metric_listen' in the configuration (allowed: control_socket, metrics_listen, "
-            + "connection_capacity, interfaces, gateway, timeouts, expire_quiescent_template, services)"),
+            + "connection_capacity, interfaces, gateway, timeouts, expire_quiescent_template, services, l7)"),
         ("""
          interfaces: [d0]
          services:

@@ -16,6 +16,7 @@ import Testing
           -> 192.168.10.4:8080            Masq    3      0          0
         TCP  10.0.1.100:81 rr
           -> 192.168.10.9:80              Masq    1      0          0
+          -> 192.168.10.10:80             Masq    0      3          1
         """
 
     @Test func healthColumnAndRemovedServers() {
@@ -31,6 +32,7 @@ import Testing
               -> 192.168.10.3:8080            (not in table)  DOWN (TCP_CHECK: connect to 192.168.10.3:8080: Connection refused)
             TCP  10.0.1.100:81 rr
               -> 192.168.10.9:80              Masq    1      0          0  -
+              -> 192.168.10.10:80             Masq    0      3          1  DRAIN (weight 0)
             """)
     }
 

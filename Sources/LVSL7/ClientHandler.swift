@@ -1,0 +1,698 @@
+import LVSPacket
+import NIOCore
+import NIOHTTP1
+
+/// One client connection: routes each request to a pool and a server, relays it over a
+/// keep-alive upstream connection and the response back, streaming bodies both ways with
+/// back-pressure. Pipelined requests queue here until the exchange before them is over (reads
+/// pause only then, so plain keep-alive never re-arms epoll per request), so consecutive
+/// requests may each go to a different server while responses leave in request order (the
+/// thesis's multi-handoff, per request).
+final class ClientHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let sw: L7Switch
+    let cache: UpstreamCache
+    var context: ChannelHandlerContext!
+    var clientAddress = IPAddress.zero
+    var clientText = ""
+    /// `for=ADDRESS;proto=http`, the start of the Forwarded header (per connection).
+    var forwardedFor = "for=unknown;proto=http"
+
+    // Reads from the client are held while no upstream can take the request's bytes.
+    var readsHeld = false
+    var readPending = false
+    /// Bytes arrived since the last complete request (a started head, for the 408 answer).
+    var partialRequest = false
+    var closing = false
+
+    // The exchange in progress.
+    var active = false
+    /// Answered by the switch itself: the rest of the request is discarded.
+    var answered = false
+    var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+    var upstreamHead = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+    var poolIndex = 0
+    var server = -1
+    var key: UInt64 = 0
+    var cookieServer: Int?
+    var upstream: UpstreamHandler?
+    var connecting = false
+    var buffered: [HTTPClientRequestPart] = []
+    var requestEnded = false
+    var hasBody = false
+    var bodyBytes: Int64 = 0
+    var sentToUpstream = false
+    var responseStarted = false
+    var clientKeepAlive = true
+    var upstreamKeepAlive = true
+    var expectContinue = false
+    var attempts = 0
+    /// When the response head is due (uptime ns), 0 when not waiting for one.
+    var responseDeadline: UInt64 = 0
+    /// The last read from the client (uptime ns), for the idle timeout.
+    var lastRead: UInt64 = 0
+    /// One timer per connection checks both deadlines (cheaper than a timer per request and an
+    /// idle handler on every read and write).
+    var ticker: Scheduled<Void>?
+    /// Pipelined request parts (and a parse error among them) behind the current exchange.
+    enum Queued {
+        case part(HTTPServerRequestPart)
+        case error(HTTPParserError)
+    }
+    var queue: [Queued] = []
+    var bytesIn = 0
+    var bytesOut = 0
+    /// The last response write, so a close waits for it.
+    var lastWrite: EventLoopFuture<Void>?
+    /// The raw-bytes handler next to the socket (for the 408 answer).
+    weak var watch: ByteWatch?
+
+    init(sw: L7Switch, cache: UpstreamCache) {
+        self.sw = sw
+        self.cache = cache
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let a = context.channel.remoteAddress, let ip = a.ipAddress, let parsed = IPAddress(ip) {
+            clientAddress = parsed
+            clientText = ip
+            forwardedFor = "for=" + (parsed.isIPv4 ? ip : "\"[" + ip + "]\"") + ";proto=http"
+        }
+    }
+
+    // MARK: Requests
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        // Pipelined requests wait their turn here (responses leave in request order); reads
+        // stop while any wait, so at most one read's worth is queued.
+        if !queue.isEmpty || (active && isHead(part)) {
+            if case .end = part { partialRequest = false }
+            queue.append(.part(part))
+            return
+        }
+        handle(part)
+    }
+
+    func isHead(_ p: HTTPServerRequestPart) -> Bool {
+        if case .head = p { return true }
+        return false
+    }
+
+    /// Queued pipelined requests, in order, once the exchange before them is over.
+    func drainQueue() {
+        while !closing, let next = queue.first {
+            if active, case .part(.head) = next { break }
+            if active, case .error = next { break }
+            queue.removeFirst()
+            switch next {
+            case .part(let p): handle(p)
+            case .error(let e): parseError(e)
+            }
+        }
+        if queue.isEmpty, !readsHeld, readPending {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func handle(_ part: HTTPServerRequestPart) {
+        switch part {
+        case .head(let h):
+            partialRequest = false
+            guard !closing else { return }
+            begin(h)
+        case .body(let buf):
+            guard active, !answered else { return }
+            bodyBytes += Int64(buf.readableBytes)
+            bytesOut += buf.readableBytes
+            if sw.configuration.limits.maxBodyBytes > 0 && bodyBytes > sw.configuration.limits.maxBodyBytes {
+                if responseStarted { closeClient() } else { abortUpstream(failed: false); answer(.payloadTooLarge, close: true) }
+                return
+            }
+            sendUpstream(.body(.byteBuffer(buf)))
+        case .end(let trailers):
+            partialRequest = false
+            guard active else { return }
+            requestEnded = true
+            if answered {
+                finishAnswered()
+                return
+            }
+            sendUpstream(.end(trailers))
+            if upstream != nil { upstream!.flush(); startResponseTimer() }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        upstream?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func begin(_ h: HTTPRequestHead) {
+        active = true
+        answered = false
+        head = h
+        requestEnded = false
+        bodyBytes = 0
+        sentToUpstream = false
+        responseStarted = false
+        attempts = 0
+        bytesIn = 0
+        bytesOut = 0
+        buffered.removeAll(keepingCapacity: true)
+        clientKeepAlive = h.isKeepAlive
+        let limits = sw.configuration.limits
+
+        if h.version.major != 1 { return answer(.httpVersionNotSupported, close: true) }
+        // One pass over the headers: limits, framing, Expect, and the upstream's copy.
+        var headerBytes = h.uri.utf8.count + 16
+        var hosts = 0
+        var host: String?
+        var lengths = 0
+        var length: Int64 = 0
+        var badLength = false
+        var chunked = false
+        var xff: String?
+        var connectionTokens = false
+        expectContinue = false
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(h.headers.count + 3)
+        for (n, v) in h.headers {
+            headerBytes += n.utf8.count + v.utf8.count + 4
+            switch n.utf8.count {
+            case 4 where n.caseInsensitiveEquals("host"):
+                hosts += 1
+                host = v
+            case 14 where n.caseInsensitiveEquals("content-length"):
+                lengths += 1
+                if let l = Int64(v), l >= 0 { length = l } else { badLength = true }
+            case 17 where n.caseInsensitiveEquals("transfer-encoding"):
+                chunked = true
+            case 6 where n.caseInsensitiveEquals("expect"):
+                if v.caseInsensitiveEquals("100-continue") { expectContinue = true }
+                continue
+            case 15 where n.caseInsensitiveEquals("x-forwarded-for"):
+                xff = xff.map { $0 + ", " + v } ?? v
+                continue
+            case 10 where n.caseInsensitiveEquals("connection"):
+                connectionTokens = connectionTokens || HopByHop.listsOthers(v)
+                continue
+            default:
+                if HopByHop.isHopByHop(n, []) { continue }
+            }
+            headers.add(name: n, value: v)
+        }
+        if connectionTokens {
+            let listed = HopByHop.listed(in: h.headers)
+            headers = HTTPHeaders(headers.filter { !listed.contains($0.name.lowercased()) })
+        }
+        if headerBytes > limits.maxHeaderBytes { return answer(.requestHeaderFieldsTooLarge, close: true) }
+        if hosts > 1 || (h.version.minor >= 1 && hosts == 0) { return answer(.badRequest, close: true) }
+        if lengths > 1 || badLength { return answer(.badRequest, close: true) }
+        if limits.maxBodyBytes > 0 && length > limits.maxBodyBytes { return answer(.payloadTooLarge, close: true) }
+        hasBody = length > 0 || chunked
+        headers.add(name: "X-Forwarded-For", value: xff.map { $0 + ", " + clientText } ?? clientText)
+        headers.add(name: "X-Forwarded-Proto", value: "http")
+        headers.add(name: "Forwarded", value: host.map { forwardedFor + ";host=\"" + $0 + "\"" } ?? forwardedFor)
+        upstreamHead = HTTPRequestHead(version: .http1_1, method: h.method, uri: h.uri, headers: headers)
+
+        let view = HeadFields(head: h)
+        poolIndex = sw.router.route(view)
+        let pool = sw.pools[poolIndex]
+        key = pool.usesKey ? L7HashKey.hash(pool.configuration.hashKey, view, client: clientAddress) : 0
+        cookieServer = nil
+        if let name = pool.configuration.cookie, let v = L7Cookies.value(of: name, in: view.header("cookie")) {
+            cookieServer = pool.server(cookieValue: v)
+        }
+        guard let s = pool.pick(key: key, client: clientAddress, cookieServer: cookieServer, now: L7Switch.now()) else {
+            return answer(.serviceUnavailable, close: hasBody)
+        }
+        server = s
+        connect()
+    }
+
+    func connect() {
+        attempts += 1
+        connecting = true
+        holdReads()
+        let pool = sw.pools[poolIndex]
+        let s = pool.servers[server]
+        if let h = cache.takeIdle(pool: poolIndex, server: server) {
+            attach(h, reused: true)
+            return
+        }
+        let target = server
+        cache.connect(pool: poolIndex, server: server, address: s.address, port: s.port)
+            .assumeIsolated().whenComplete { [self] result in
+                guard connecting, target == server else {
+                    if case .success(let ch) = result { ch.close(promise: nil) }
+                    return
+                }
+                switch result {
+                case .success(let ch):
+                    guard let h = try? ch.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
+                        ch.close(promise: nil)
+                        return upstreamFailed(nil)
+                    }
+                    attach(h, reused: false)
+                case .failure(let e):
+                    connecting = false
+                    failedAttempt(e, timedOut: (e as? ChannelError) == .connectTimeout(sw.connectTimeout))
+                }
+            }
+    }
+
+    func attach(_ h: UpstreamHandler, reused: Bool) {
+        connecting = false
+        guard active, !closing else {
+            cache.release(h, maxIdle: sw.pools[poolIndex].configuration.maxIdlePerServer)
+            return
+        }
+        upstream = h
+        h.client = self
+        h.write(.head(upstreamHead))
+        sentToUpstream = true
+        for p in buffered { h.write(p) }
+        buffered.removeAll(keepingCapacity: true)
+        h.flush()
+        if requestEnded { startResponseTimer() }
+        if expectContinue && !requestEnded && !responseStarted {
+            expectContinue = false
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
+                                  promise: nil)
+        }
+        if h.channel.isWritable { resumeReads() }
+    }
+
+    func sendUpstream(_ part: HTTPClientRequestPart) {
+        if let u = upstream {
+            u.write(part)
+            if !u.channel.isWritable { holdReads() }
+        } else {
+            buffered.append(part)
+        }
+    }
+
+    func startResponseTimer() {
+        guard responseDeadline == 0, !responseStarted else { return }
+        responseDeadline = NIODeadline.now().uptimeNanoseconds
+            + UInt64(sw.configuration.limits.responseTimeoutMilliseconds) * 1_000_000
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        lastRead = NIODeadline.now().uptimeNanoseconds
+        armTicker()
+        context.fireChannelActive()
+    }
+
+    func armTicker() {
+        let limits = sw.configuration.limits
+        let ms = min(max(min(limits.clientIdleTimeoutMilliseconds, limits.responseTimeoutMilliseconds) / 4, 10), 1000)
+        ticker = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(ms)) { [self] in
+            ticker = nil
+            guard !closing else { return }
+            let now = NIODeadline.now().uptimeNanoseconds
+            if responseDeadline != 0 && now >= responseDeadline {
+                responseDeadline = 0
+                if active && !responseStarted && upstream != nil {
+                    // No response head in time.
+                    abortUpstream(failed: true)
+                    answer(.gatewayTimeout, close: true)
+                    return
+                }
+            }
+            if !active && now &- lastRead >= UInt64(limits.clientIdleTimeoutMilliseconds) * 1_000_000 {
+                idleTimeout()
+                return
+            }
+            armTicker()
+        }
+    }
+
+    // MARK: Responses (from the upstream connection)
+
+    func upstreamResponse(_ part: HTTPClientResponsePart) {
+        switch part {
+        case .head(let r):
+            if r.status.code / 100 == 1 { return }  // Expect was handled here; 101 is not relayed
+            responseDeadline = 0
+            responseStarted = true
+            upstreamKeepAlive = r.isKeepAlive
+            var headers = HTTPHeaders()
+            headers.reserveCapacity(r.headers.count + 2)
+            var connectionTokens = false
+            for (n, v) in r.headers {
+                if n.utf8.count == 10 && n.caseInsensitiveEquals("connection") {
+                    connectionTokens = connectionTokens || HopByHop.listsOthers(v)
+                    continue
+                }
+                if !HopByHop.isHopByHop(n, []) { headers.add(name: n, value: v) }
+            }
+            if connectionTokens {
+                let listed = HopByHop.listed(in: r.headers)
+                headers = HTTPHeaders(headers.filter { !listed.contains($0.name.lowercased()) })
+            }
+            if !clientKeepAlive {
+                headers.add(name: "Connection", value: "close")
+            } else if head.version.minor == 0 {
+                headers.add(name: "Connection", value: "keep-alive")
+            }
+            let pool = sw.pools[poolIndex].configuration
+            if let name = pool.cookie, cookieServer != server {
+                headers.add(name: "Set-Cookie", value: "\(name)=\(pool.servers[server].cookieValue); Path=/; HttpOnly")
+            }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: r.status, headers: headers))),
+                          promise: nil)
+        case .body(let buf):
+            bytesIn += buf.readableBytes
+            context.write(wrapOutboundOut(.body(.byteBuffer(buf))), promise: nil)
+            if !context.channel.isWritable { upstream?.holdReads() }
+        case .end(let trailers):
+            // Bookkeeping first, then the end, then any queued pipelined request (`drainQueue`).
+            let keep = clientKeepAlive
+            complete()
+            if keep {
+                context.write(wrapOutboundOut(.end(trailers)), promise: nil)
+                context.flush()
+                resumeReads()
+                drainQueue()
+            } else {
+                closing = true
+                context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { [context] _ in
+                    context!.close(promise: nil)
+                }
+            }
+        }
+    }
+
+    /// The response ended: the upstream connection goes back to its cache if both sides allow.
+    func complete() {
+        responseDeadline = 0
+        let pool = sw.pools[poolIndex]
+        pool.finished(server, failed: false, bytesIn: bytesIn, bytesOut: bytesOut, now: L7Switch.now())
+        if let u = upstream {
+            upstream = nil
+            u.client = nil
+            u.resumeReads()
+            if upstreamKeepAlive && requestEnded {
+                cache.release(u, maxIdle: pool.configuration.maxIdlePerServer)
+            } else {
+                u.channel.close(promise: nil)
+            }
+        }
+        server = -1
+        lastRead = NIODeadline.now().uptimeNanoseconds  // the idle time starts after the response
+        if requestEnded {
+            active = false
+        } else {
+            answered = true  // the server answered early: the rest of the request is dropped
+        }
+    }
+
+    func upstreamReadComplete() { context.flush() }
+
+    func upstreamWritable() { resumeReads() }
+
+    func upstreamFailed(_ error: Error?) { failedAttempt(error, timedOut: false) }
+
+    /// The attempt on `server` failed. Another server is tried when that is safe: nothing was
+    /// sent, or the request is idempotent, bodiless and complete (a reused keep-alive connection
+    /// its server had closed is the common case); else 502 (504 after a timeout), or the client
+    /// connection closes when the response had begun.
+    func failedAttempt(_ error: Error?, timedOut: Bool) {
+        responseDeadline = 0
+        let pool = sw.pools[poolIndex]
+        let now = L7Switch.now()
+        if let u = upstream {
+            upstream = nil
+            u.client = nil
+            u.channel.close(promise: nil)
+        }
+        guard server >= 0 else { return }
+        pool.finished(server, failed: true, bytesIn: bytesIn, bytesOut: bytesOut, now: now)
+        let failedServer = server
+        server = -1
+        guard active, !closing else { return }
+        if responseStarted {
+            closeClient()
+            return
+        }
+        let safe = !sentToUpstream || (head.method.isIdempotent && !hasBody && requestEnded)
+        if safe && attempts <= sw.configuration.limits.retries,
+           let s = pool.pick(key: key, client: clientAddress, cookieServer: nil, avoid: failedServer, now: now),
+           s != failedServer || pool.servers.count == 1
+        {
+            server = s
+            sentToUpstream = false
+            connect()
+            return
+        }
+        answer(timedOut ? .gatewayTimeout : .badGateway, close: !requestEnded || !clientKeepAlive)
+    }
+
+    func abortUpstream(failed: Bool) {
+        responseDeadline = 0
+        connecting = false
+        if let u = upstream {
+            upstream = nil
+            u.client = nil
+            u.channel.close(promise: nil)
+        }
+        if server >= 0 {
+            sw.pools[poolIndex].finished(server, failed: failed, bytesIn: bytesIn, bytesOut: bytesOut, now: L7Switch.now())
+            server = -1
+        }
+    }
+
+    // MARK: Answers of the switch itself
+
+    /// A complete response from the switch (errors); `close` ends the connection after it.
+    func answer(_ status: HTTPResponseStatus, close: Bool) {
+        answered = true
+        connecting = false
+        let keep = !close && clientKeepAlive
+        if !keep { clientKeepAlive = false }
+        let body = "\(status.code) \(status.reasonPhrase)\n"
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain")
+        headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+        if !keep { headers.add(name: "Connection", value: "close") }
+        let version = head.version.major == 1 ? head.version : .http1_1
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))),
+                      promise: nil)
+        if head.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        }
+        if !keep {
+            lastWrite = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            closeClient()
+            return
+        }
+        if requestEnded {
+            active = false
+            answered = false
+        }
+        // (Set before the end is written: writing it may deliver the next pipelined request.)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        resumeReads()  // the next request, or the rest of this one, which is dropped
+        drainQueue()
+    }
+
+    func finishAnswered() {
+        active = false
+        answered = false
+        resumeReads()
+        drainQueue()
+    }
+
+    func closeClient() {
+        guard !closing else { return }
+        closing = true
+        abortUpstream(failed: false)
+        // Let what was written go out, then close.
+        let ctx = context!
+        ctx.flush()
+        if let last = lastWrite {
+            lastWrite = nil
+            last.assumeIsolated().whenComplete { _ in ctx.close(promise: nil) }
+        } else {
+            ctx.close(promise: nil)
+        }
+    }
+
+    // MARK: Connection events
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard !closing else { return }
+        if let e = error as? HTTPParserError {
+            if !queue.isEmpty || (active && requestEnded) {
+                // The error is in a pipelined request behind the current one: answered in turn.
+                queue.append(.error(e))
+                return
+            }
+            parseError(e)
+        } else {
+            closeClient()
+        }
+    }
+
+    /// A request the decoder rejected: 400 (431 for oversized headers) and close, or just close
+    /// when a response is already under way.
+    func parseError(_ e: HTTPParserError) {
+        if active && (responseStarted || answered) {
+            closeClient()
+            return
+        }
+        abortUpstream(failed: false)
+        if !active { head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/") }
+        active = true
+        answer(e == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest, close: true)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        ticker?.cancel()
+        ticker = nil
+        abortUpstream(failed: false)
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { upstream?.resumeReads() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Nothing read for the idle timeout while no request is in progress.
+    func idleTimeout() {
+        if partialRequest {
+            // No request head was decoded, so there is no HTTP request to answer through the
+            // codec: the 408 goes out below the HTTP handlers, as raw bytes.
+            let body = "408 Request Timeout\n"
+            let text = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+            lastWrite = watch?.writeRaw(text)
+        }
+        closeClient()
+    }
+
+    // MARK: Back-pressure
+
+    func read(context: ChannelHandlerContext) {
+        if readsHeld || !queue.isEmpty { readPending = true } else { context.read() }
+    }
+
+    func holdReads() { readsHeld = true }
+
+    func resumeReads() {
+        guard readsHeld else { return }
+        readsHeld = false
+        if readPending && queue.isEmpty {
+            readPending = false
+            context.read()
+        }
+    }
+}
+
+extension ClientHandler: UpstreamDelegate {}
+
+/// Marks a started request for the idle timer's 408, and writes that answer (sits before the
+/// HTTP codec, next to the socket).
+final class ByteWatch: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    unowned let client: ClientHandler
+    var context: ChannelHandlerContext?
+    init(_ client: ClientHandler) { self.client = client }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        client.watch = self
+    }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func writeRaw(_ text: String) -> EventLoopFuture<Void>? {
+        guard let context else { return nil }
+        return context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text)))
+    }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        client.partialRequest = true
+        client.lastRead = NIODeadline.now().uptimeNanoseconds
+        context.fireChannelRead(data)
+    }
+}
+
+/// NIO's request head as routing fields.
+struct HeadFields: L7RequestFields {
+    let head: HTTPRequestHead
+    var method: String { head.method.rawValue }
+    var target: String { head.uri }
+    func header(_ name: String) -> String? { head.headers.first(name: name) }
+}
+
+/// Hop-by-hop headers (RFC 9110 7.6.1), which a proxy does not forward. Transfer-Encoding is
+/// kept: NIO's encoders frame bodies by it.
+enum HopByHop {
+    static let names = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"]
+
+    /// Whether a Connection header value names headers beyond close/keep-alive.
+    static func listsOthers(_ value: String) -> Bool {
+        for t in value.split(separator: ",") {
+            let name = t.trimmingSpaces.lowercased()
+            if name != "close" && name != "keep-alive" && !name.isEmpty { return true }
+        }
+        return false
+    }
+
+    static func listed(in headers: HTTPHeaders) -> [String] {
+        var out: [String] = []
+        for v in headers["connection"] {
+            for t in v.split(separator: ",") {
+                let name = t.trimmingSpaces.lowercased()
+                if name != "close" && name != "keep-alive" && !name.isEmpty { out.append(name) }
+            }
+        }
+        return out
+    }
+
+    static func isHopByHop(_ name: String, _ listed: [String]) -> Bool {
+        for n in names where name.caseInsensitiveEquals(n) { return true }
+        if listed.isEmpty { return false }
+        let lower = name.lowercased()
+        return listed.contains(lower)
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
+        return s
+    }
+}
+
+extension String {
+    func caseInsensitiveEquals(_ lowerASCII: String) -> Bool {
+        let a = utf8
+        let b = lowerASCII.utf8
+        guard a.count == b.count else { return false }
+        for (x, y) in zip(a, b) {
+            let lx = x >= 65 && x <= 90 ? x | 0x20 : x
+            if lx != y { return false }
+        }
+        return true
+    }
+}
+
+extension HTTPMethod {
+    /// RFC 9110 9.2.2.
+    var isIdempotent: Bool {
+        switch self {
+        case .GET, .HEAD, .PUT, .DELETE, .OPTIONS, .TRACE: return true
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import LVSPacket
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The layer-7 switch: listeners on one event loop per core (each loop a dispatcher for its
+/// client connections and their upstream connections, the thesis's one-dispatcher-per-thread
+/// front-end), the pools, and the router. Start with `start()`, stop with `stop()`.
+public final class L7Switch: @unchecked Sendable {
+    public let configuration: L7Configuration
+    public let pools: [L7Pool]
+    let router: L7Router
+    let group: MultiThreadedEventLoopGroup
+    let caches: [ObjectIdentifier: UpstreamCache]
+    var channels: [Channel] = []
+    let connectTimeout: TimeAmount
+
+    public init(_ configuration: L7Configuration) {
+        self.configuration = configuration
+        pools = configuration.pools.map(L7Pool.init)
+        router = L7Router(rules: configuration.rules, defaultPool: configuration.defaultPool)
+        let threads = configuration.threads > 0 ? configuration.threads : System.coreCount
+        group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        connectTimeout = .milliseconds(configuration.limits.connectTimeoutMilliseconds)
+        var caches: [ObjectIdentifier: UpstreamCache] = [:]
+        for loop in group.makeIterator() {
+            caches[ObjectIdentifier(loop)] = UpstreamCache(eventLoop: loop, connectTimeout: connectTimeout)
+        }
+        self.caches = caches
+    }
+
+    /// Monotonic milliseconds (health time-outs, lblc entry ages).
+    static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds / 1_000_000 }
+
+    /// Binds every listener; returns the bound addresses (port 0 binds an ephemeral port).
+    @discardableResult
+    public func start() throws -> [SocketAddress] {
+        let limits = configuration.limits
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
+        decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let cache = caches[ObjectIdentifier(channel.eventLoop)]!
+                    let handler = ClientHandler(sw: self, cache: cache)
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ByteWatch(handler))
+                    try sync.configureHTTPServerPipeline(
+                        withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
+                        withEncoderConfiguration: .init(),
+                        withDecoderLimitConfiguration: decoderLimits)
+                    try sync.addHandler(handler)
+                }
+            }
+        var bound: [SocketAddress] = []
+        for l in configuration.listeners {
+            let ch = try bootstrap.bind(host: "\(l.address)", port: Int(l.port)).wait()
+            channels.append(ch)
+            if let a = ch.localAddress { bound.append(a) }
+        }
+        return bound
+    }
+
+    /// Closes the listeners and the event loops (client connections end with them).
+    public func stop() {
+        for ch in channels { try? ch.close().wait() }
+        channels = []
+        try? group.syncShutdownGracefully()
+    }
+
+    /// Counters of every pool's servers.
+    public func stats() -> [(pool: String, servers: [L7ServerStats])] {
+        let now = Self.now()
+        return pools.map { ($0.configuration.name, $0.snapshot(now: now)) }
+    }
+}

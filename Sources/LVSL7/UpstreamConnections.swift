@@ -1,0 +1,158 @@
+import LVSPacket
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Keep-alive connections to real servers, owned by one event loop (no locking: every client
+/// connection on that loop uses this cache, and nothing else touches it). Per (pool, server):
+/// a stack of idle connections, most recently used first.
+final class UpstreamCache {
+    let eventLoop: EventLoop
+    let connectTimeout: TimeAmount
+    var idle: [Int: [UpstreamHandler]] = [:]
+
+    init(eventLoop: EventLoop, connectTimeout: TimeAmount) {
+        self.eventLoop = eventLoop
+        self.connectTimeout = connectTimeout
+    }
+
+    static func key(pool: Int, server: Int) -> Int { pool << 20 | server }
+
+    /// An idle connection to the server, if one is open.
+    func takeIdle(pool: Int, server: Int) -> UpstreamHandler? {
+        let k = Self.key(pool: pool, server: server)
+        while var stack = idle[k], let h = stack.popLast() {
+            idle[k] = stack
+            h.cache = nil
+            if h.channel.isActive { return h }
+        }
+        return nil
+    }
+
+    /// A new connection to the server (its `UpstreamHandler` is in its pipeline).
+    func connect(pool: Int, server: Int, address: IPAddress, port: UInt16) -> EventLoopFuture<Channel> {
+        let k = Self.key(pool: pool, server: server)
+        let socket: SocketAddress
+        do {
+            socket = try SocketAddress(ipAddress: "\(address)", port: Int(port))
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(cacheKey: k))
+                }
+            }
+            .connect(to: socket)
+    }
+
+    /// Back to the idle stack after a complete exchange; closed when the stack is full.
+    func release(_ h: UpstreamHandler, maxIdle: Int) {
+        h.client = nil
+        guard h.channel.isActive else { return }
+        var stack = idle[h.cacheKey] ?? []
+        if stack.count >= maxIdle {
+            h.channel.close(promise: nil)
+            return
+        }
+        h.cache = self
+        stack.append(h)
+        idle[h.cacheKey] = stack
+    }
+
+    /// An idle connection closed by its server.
+    func remove(_ h: UpstreamHandler) {
+        guard var stack = idle[h.cacheKey], let i = stack.firstIndex(where: { $0 === h }) else { return }
+        stack.remove(at: i)
+        idle[h.cacheKey] = stack
+    }
+
+    func closeAll() {
+        for (_, stack) in idle { for h in stack { h.channel.close(promise: nil) } }
+        idle = [:]
+    }
+}
+
+/// What an upstream connection reports to the client connection it currently serves.
+protocol UpstreamDelegate: AnyObject {
+    func upstreamResponse(_ part: HTTPClientResponsePart)
+    func upstreamReadComplete()
+    func upstreamWritable()
+    /// The connection failed or closed before the exchange completed.
+    func upstreamFailed(_ error: Error?)
+}
+
+/// The last handler of an upstream connection: hands responses to its client, lets the client
+/// pause reading (back-pressure), and leaves the idle cache when its server closes it.
+final class UpstreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    let cacheKey: Int
+    var client: UpstreamDelegate?
+    weak var cache: UpstreamCache?
+    var context: ChannelHandlerContext!
+    var channel: Channel { context.channel }
+    var readsHeld = false
+    var readPending = false
+
+    init(cacheKey: Int) { self.cacheKey = cacheKey }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if let c = client {
+            c.upstreamResponse(part)
+        } else {
+            // Bytes from a server while idle: the connection is out of step; drop it.
+            context.close(promise: nil)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) { client?.upstreamReadComplete() }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { client?.upstreamWritable() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        cache?.remove(self)
+        cache = nil
+        if let c = client {
+            client = nil
+            c.upstreamFailed(nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let c = client {
+            client = nil
+            c.upstreamFailed(error)
+        }
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readsHeld { readPending = true } else { context.read() }
+    }
+
+    func holdReads() { readsHeld = true }
+
+    func resumeReads() {
+        guard readsHeld else { return }
+        readsHeld = false
+        if readPending {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func write(_ part: HTTPClientRequestPart) { context.write(wrapOutboundOut(part), promise: nil) }
+    func flush() { context.flush() }
+}
