@@ -264,8 +264,8 @@ fi
 
 # 5. (e) agent check: "up 50%" → 5 of 10; "drain" → 0; "ready 100%" → 10; "down" → removed.
 if wait_ms 4000 weight_is 83 $RS2:8080 5; then
-    echo "drain" > "$WORK/agent.txt"; d=no; wait_ms 4000 weight_is 83 $RS2:8080 0 \
-        && lvsadm -L -n --health | grep -F "$RS2:8080" | grep -q "DRAIN weight 0/10" && d=yes
+    drained() { weight_is 83 $RS2:8080 0 && lvsadm -L -n --health | grep -F "$RS2:8080" | grep -q "DRAIN weight 0/10"; }
+    echo "drain" > "$WORK/agent.txt"; d=no; wait_ms 4000 drained && d=yes
     echo "ready 100%" > "$WORK/agent.txt"; r=no; wait_ms 4000 weight_is 83 $RS2:8080 10 && r=yes
     echo "down" > "$WORK/agent.txt"; g=no; wait_ms 4000 absent 83 $RS2:8080 && g=yes
     echo "up 50%" > "$WORK/agent.txt"
