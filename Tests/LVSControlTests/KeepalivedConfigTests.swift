@@ -127,15 +127,24 @@ import Testing
             == .ssl([HTTPCheckURL(path: "/healthz", statusCodes: [200...200])], virtualhost: "kubernetes.default"))
     }
 
+    @Test func tunnelledOnePacketDNS() throws {
+        let c = try Self.load("tun-dns-ops.conf").configuration
+        let svc = c.services[0]
+        #expect(svc.key == ServiceKey(.udp, IPAddress("10.0.0.53")!, 53))
+        #expect(svc.spec.onePacket)
+        #expect(svc.destinations.map(\.method) == [.tunnel, .tunnel])
+        #expect(svc.destinations.map(\.weight) == [1, 2])
+    }
+
     @Test func rejectedFilesSayWhereAndWhy() {
         #expect(Self.failure("fwmark.conf")
-            == "fwmark.conf:3:16: virtual_server fwmark 1: firewall-mark services are not supported by this lvsd yet (services are protocol, address and port)")
+            == "fwmark.conf:3:16: virtual_server fwmark 1: netfilter marks do not exist in lvsd's userspace data plane; list the addresses and ports in a virtual_server_group (or use a YAML group: fwmark + match, docs/CONFIGURATION.md)")
         #expect(Self.failure("bad-unclosed.conf") == "bad-unclosed.conf:2:28: '{' is never closed")
         #expect(Self.failure("cycle-a.conf") == "cycle-b.conf:2:9: include cycle: \(Self.dir)/cycle-a.conf includes itself"
             .replacingPrefix(Self.dir + "/", with: ""))
         #expect(Self.failure("bad-weight.conf") == "bad-weight.conf:5:16: weight must be an integer in 0...65535, got 'heavy'")
-        #expect(Self.failure("bad-tun.conf")
-            == "bad-tun.conf:4:13: lb_kind TUN: IP-in-IP tunnelling is not supported by this lvsd yet (NAT and DR are)")
+        #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n ops\n real_server 10.0.0.2 80 { }\n}\n")
+            == "k.conf:2:2: ops: one-packet scheduling is only for UDP virtual servers")
         #expect(Self.failure("bad-smtp.conf")
             == "bad-smtp.conf:5:9: SMTP_CHECK is not supported by lvsd (supported: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK, AGENT_CHECK)")
     }

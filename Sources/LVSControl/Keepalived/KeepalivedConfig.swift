@@ -101,8 +101,7 @@ struct KeepalivedMapper {
         switch t.text.uppercased() {
         case "NAT": return .masquerade
         case "DR": return .directRoute
-        case "TUN":
-            throw fail(t, "lb_kind TUN: IP-in-IP tunnelling is not supported by this lvsd yet (NAT and DR are)")
+        case "TUN": return .tunnel
         case "FNAT", "FULLNAT":
             throw fail(t, "lb_kind \(t.text): full NAT is not supported by this lvsd yet (NAT and DR are)")
         case "DNAT", "DOUBLE_NAT", "DOUBLE-NAT", "DOUBLENAT":
@@ -212,7 +211,7 @@ struct KeepalivedMapper {
         case "fwmark":
             let m = try arg(item, 1, "a mark")
             _ = try int(m, 1...Int(UInt32.max), "fwmark")
-            throw fail(first, "virtual_server fwmark \(m.text): firewall-mark services are not supported by this lvsd yet (services are protocol, address and port)")
+            throw fail(first, "virtual_server fwmark \(m.text): netfilter marks do not exist in lvsd's userspace data plane; list the addresses and ports in a virtual_server_group (or use a YAML group: fwmark + match, docs/CONFIGURATION.md)")
         case "group":
             let name = try arg(item, 1, "a group name")
             guard let members = groups[name.text] else { throw fail(name, "virtual_server_group '\(name.text)' is not defined") }
@@ -232,6 +231,7 @@ struct KeepalivedMapper {
         var health = ServiceHealth(key: ServiceKey(.tcp, addresses[0].0, addresses[0].1))
         var realServers: [KeepalivedItem] = []
         var sorry: (KeepalivedToken, IPAddress, UInt16?)?
+        var onePacket: KeepalivedToken?
         var pendingFlags: [KeepalivedToken] = []  // resolved once the scheduler is known
         // First pass: the service's own settings (real servers inherit them whatever the order).
         for s in block {
@@ -314,6 +314,9 @@ struct KeepalivedMapper {
                 realServers.append(s)
             case "warmup":
                 warn(s.keyword, "warmup ignored: checks start at once")
+            case "ops", "one_packet_scheduling":
+                try exactArgs(s, 0)
+                onePacket = s.keyword
             default:
                 if KeepalivedSchema.virtualServer.contains(s.name) {
                     warn(s.keyword, "virtual_server \(s.name) is not supported by lvsd and is ignored")
@@ -321,6 +324,9 @@ struct KeepalivedMapper {
                     warn(s.keyword, "unknown keyword '\(s.name)' in virtual_server ignored")
                 }
             }
+        }
+        if let t = onePacket, proto != .udp {
+            throw fail(t, "\(t.text): one-packet scheduling is only for UDP virtual servers")
         }
         for t in pendingFlags {
             switch SchedulerFlagNames.flag(t.text, scheduler: scheduler) {
@@ -368,7 +374,8 @@ struct KeepalivedMapper {
             if a.isIPv4 != destinations.allSatisfy({ $0.address.isIPv4 }) && !destinations.isEmpty {
                 throw fail(t, "virtual_server \(key) mixes IPv4 and IPv6 real servers")
             }
-            let spec = ServiceSpec(key, scheduler: scheduler, schedulerFlags: flags, persistence: persistence)
+            let spec = ServiceSpec(key, scheduler: scheduler, schedulerFlags: flags, persistence: persistence,
+                                   onePacket: onePacket != nil)
             // Real servers without a port take the virtual port (each member's, for groups).
             config.services.append(ConfiguredService(spec, destinations))
             var h = health
@@ -379,7 +386,7 @@ struct KeepalivedMapper {
 
     func groupMember(_ m: KeepalivedItem) throws(ConfigError) -> [(IPAddress, UInt16, KeepalivedToken)] {
         if m.name == "fwmark" {
-            throw fail(m.keyword, "fwmark in a virtual_server_group: firewall-mark services are not supported by this lvsd yet")
+            throw fail(m.keyword, "fwmark in a virtual_server_group: netfilter marks do not exist in lvsd's userspace data plane; list the group's addresses and ports instead")
         }
         try noBlock(m)
         guard m.args.count == 1 else { throw fail(m.keyword, "a virtual_server_group entry is 'ADDRESS PORT' or 'A.B.C.D-E PORT'") }
