@@ -32,6 +32,10 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
             if spec.persistence != old.persistence {
                 parts.append("persistence \(Self.persistence(old)) -> \(Self.persistence(spec))")
             }
+            if spec.virtualPortRange != old.virtualPortRange {
+                func text(_ r: ClosedRange<UInt16>) -> String { "\(r.lowerBound)-\(r.upperBound)" }
+                parts.append("vdport_range \(text(old.virtualPortRange)) -> \(text(spec.virtualPortRange))")
+            }
             return "edit service \(Self.name(spec.key)): " + parts.joined(separator: ", ")
         case .editDestination(let key, let d, let old):
             var parts: [String] = []
@@ -86,8 +90,14 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
         return "{timeout: \(p.timeout / 1000), netmask: \(mask)}"
     }
 
-    /// The configuration file's names: nat, dr.
-    static func method(_ m: ForwardingMethod) -> String { m == .masquerade ? "nat" : "dr" }
+    /// The configuration file's names: nat, dr, doublenat.
+    static func method(_ m: ForwardingMethod) -> String {
+        switch m {
+        case .masquerade: "nat"
+        case .directRoute: "dr"
+        case .doubleNAT: "doublenat"
+        }
+    }
 }
 
 /// Why a configuration was not applied; the director is as it was before.

@@ -53,7 +53,7 @@ struct ConfigParser {
                           "timeouts", "services"]
     static let timeoutKeys = ["tcp", "tcpfin", "udp"] + ConfigTimeouts.stateKeys.keys.sorted()
     static let serviceKeys = ["protocol", "address", "port", "scheduler", "scheduler_flags", "persistence",
-                              "real_servers"]
+                              "vdport_range", "real_servers"]
     static let persistenceKeys = ["timeout", "netmask"]
     static let serverKeys = ["address", "port", "weight", "method", "upper_threshold", "lower_threshold"]
 
@@ -346,6 +346,8 @@ struct ConfigParser {
         let key = ServiceKey(proto, vip, port)
         var persistence: Persistence? = nil
         if let v = f.optional("persistence") { persistence = try self.persistence(v, of: key) }
+        var vdportRange = defaultVirtualPortRange
+        if let v = f.optional("vdport_range") { vdportRange = try portRange(v, "vdport_range") }
         var servers: [DestinationSpec] = []
         if let v = f.optional("real_servers") {
             guard case .sequence(let seq) = v else {
@@ -363,7 +365,18 @@ struct ConfigParser {
             }
         }
         return ConfiguredService(
-            ServiceSpec(key, scheduler: scheduler, schedulerFlags: flags, persistence: persistence), servers)
+            ServiceSpec(key, scheduler: scheduler, schedulerFlags: flags, persistence: persistence,
+                        virtualPortRange: vdportRange), servers)
+    }
+
+    /// `1024-65535`: a port range, LOW <= HIGH, both in 1...65535.
+    func portRange(_ node: Node, _ field: String) throws(ConfigError) -> ClosedRange<UInt16> {
+        let text = try string(node, field)
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let low = UInt16(parts[0]), let high = UInt16(parts[1]), low >= 1, low <= high else {
+            throw error(node, "'\(field)' must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535, got \(Self.describe(node))")
+        }
+        return low...high
     }
 
     /// `persistence: {timeout: 360, netmask: 255.255.255.0}` (ipvsadm -p/-M; `{}` takes the defaults:
@@ -425,7 +438,8 @@ struct ConfigParser {
             switch try string(v, "method") {
             case "nat": method = .masquerade
             case "dr": method = .directRoute
-            default: throw error(v, "'method' must be nat or dr, got \(Self.describe(v))")
+            case "doublenat": method = .doubleNAT
+            default: throw error(v, "'method' must be nat, dr or doublenat, got \(Self.describe(v))")
             }
         }
         if rip.isIPv4 != key.address.isIPv4 {

@@ -98,7 +98,9 @@ enum IPVSOption: Int, CaseIterable {
     case numeric, connection, service, scheduler, persistent, netmask, server, forward, weight, uThreshold,
         lThreshold, mcast, timeout, daemon, stats, rate, thresholds, persistentConn, noSort, syncID, exact,
         onePacket, persistenceEngine, schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxlen, tunInfo, tunType,
-        tunPort, tunNoCsum, tunCsum, tunRemCsum
+        tunPort, tunNoCsum, tunCsum, tunRemCsum,
+        /// SwiftLVS: `--vdport-range LOW-HIGH`, the Double-NAT port range of a service.
+        vdportRange
 
     /// ipvsadm's `optnames`.
     var name: String {
@@ -107,7 +109,7 @@ enum IPVSOption: Int, CaseIterable {
             "forwarding-method", "weight", "u-threshold", "l-threshold", "mcast-interface", "timeout", "daemon",
             "stats", "rate", "thresholds", "persistent-conn", "nosort", "syncid", "exact", "ops", "pe",
             "sched-flags", "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen", "tun-info", "tun-type",
-            "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum",
+            "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum", "vdport-range",
         ][rawValue]
     }
 
@@ -130,20 +132,20 @@ enum IPVSCommandKind: Int {
     /// A row of `commands_v_options`: '+' compulsory, 'x' illegal, '1' exclusive, ' ' optional.
     var legality: [UInt8] {
         let rows = [
-            /* add    */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx",
-            /* edit   */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx",
-            /* del    */ "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* flush  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* list   */ " 11xxxxxxxxx11       xxxxxxx xxxxx",
-            /* addsrv */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     ",
-            /* delsrv */ "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* editsrv*/ "xx+xxx+    xxxxxxxxxxxxxxxxxx     ",
-            /* set    */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* startd */ "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx",
-            /* stopd  */ "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx",
-            /* restore*/ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* save   */ " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* zero   */ "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* add    */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx ",
+            /* edit   */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx ",
+            /* del    */ "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* flush  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* list   */ " 11xxxxxxxxx11       xxxxxxx xxxxxx",
+            /* addsrv */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
+            /* delsrv */ "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* editsrv*/ "xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
+            /* set    */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* startd */ "xxxxxxxxxxx xxxxxxx xxxx    xxxxxxx",
+            /* stopd  */ "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxx",
+            /* restore*/ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* save   */ " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* zero   */ "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         ]
         return Array(rows[rawValue].utf8)
     }
@@ -157,6 +159,8 @@ enum IPVSTag: Equatable {
     case weight, uThreshold, lThreshold, numeric, connection, mcastInterface, syncID, timeout, daemon, stats, rate
     case thresholds, persistentConn, noSort, sort, exact, ipv6, ops, persistenceEngine, schedFlags
     case mcastGroup, mcastPort, mcastTTL, syncMaxlen, tunInfo, tunType, tunPort, tunNoCsum, tunCsum, tunRemCsum
+    /// SwiftLVS additions: `--double-nat` (a forwarding method), `--vdport-range`.
+    case doubleNAT, vdportRange
 }
 
 struct IPVSOptionSpec {
@@ -233,6 +237,8 @@ struct IPVSOptionSpec {
         .init("tun-nocsum", nil, .tunNoCsum),
         .init("tun-csum", nil, .tunCsum),
         .init("tun-remcsum", nil, .tunRemCsum),
+        .init("double-nat", nil, .doubleNAT),
+        .init("vdport-range", nil, .vdportRange, .required),
     ]
 
     static func long(_ name: Substring) -> IPVSOptionSpec? { all.first { $0.long.map { $0[...] == name } ?? false } }
@@ -338,7 +344,7 @@ struct IPVSOptionReader {
 
 struct IPVSParser {
     enum ServiceKind { case none, tcp, udp, sctp, fwmark }
-    enum Forward { case masquerade, directRoute, tunnel }
+    enum Forward { case masquerade, directRoute, tunnel, doubleNAT }
 
     let program: String
     var command: IPVSCommandKind?
@@ -373,6 +379,7 @@ struct IPVSParser {
     var upperThreshold: UInt32 = 0
     var lowerThreshold: UInt32 = 0
     var tunnelType = 0
+    var virtualPortRange = defaultVirtualPortRange
 
     var timeouts: (UInt64, UInt64, UInt64) = (0, 0, 0)
 
@@ -483,6 +490,16 @@ struct IPVSParser {
         case .masquerading:
             try set(.forward)
             forward = .masquerade
+        case .doubleNAT:
+            try set(.forward)
+            forward = .doubleNAT
+        case .vdportRange:
+            try set(.vdportRange)
+            let parts = value.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, let low = UInt16(parts[0]), let high = UInt16(parts[1]), low >= 1, low <= high else {
+                throw .usage("illegal vdport range specified (want LOW-HIGH within 1-65535, LOW <= HIGH)")
+            }
+            virtualPortRange = low...high
         case .weight:
             try set(.weight)
             guard let w = IPVSParser.number(value, 0, 65535) else { throw .usage("illegal weight specified") }
@@ -704,7 +721,8 @@ struct IPVSParser {
             let persistence = persistent
                 ? Persistence(timeout: UInt64(persistTimeout) * 1000, netmask: persistNetmask, prefixLength: persistPrefix)
                 : nil
-            let spec = ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence)
+            let spec = ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence,
+                                   virtualPortRange: virtualPortRange)
             return command == .add ? .addService(spec) : .editService(spec)
         case .delete: return .deleteService(key)
         case .flush: return .clear
@@ -717,7 +735,8 @@ struct IPVSParser {
         case .addDest, .editDest:
             let spec = DestinationSpec(
                 address: destAddress, port: destPort, weight: weight, upperThreshold: upperThreshold,
-                lowerThreshold: lowerThreshold, method: forward == .masquerade ? .masquerade : .directRoute)
+                lowerThreshold: lowerThreshold,
+                method: forward == .masquerade ? .masquerade : forward == .doubleNAT ? .doubleNAT : .directRoute)
             return command == .addDest ? .addServer(spec, to: key) : .editServer(spec, in: key)
         case .deleteDest: return .deleteServer(address: destAddress, port: destPort, from: key)
         case .timeout: return .setTimeouts(tcp: timeouts.0, tcpfin: timeouts.1, udp: timeouts.2)

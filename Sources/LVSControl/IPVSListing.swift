@@ -64,6 +64,9 @@ public enum IPVSListing {
                 if let mask = persistenceMask(p, ipv4: s.key.address.isIPv4) { out += " -M \(mask)" }
             }
             if let flags = SchedulerFlagNames.list(s.schedulerFlags, scheduler: s.scheduler) { out += " -b \(flags)" }
+            if s.virtualPortRange != defaultVirtualPortRange {
+                out += " --vdport-range \(s.virtualPortRange.lowerBound)-\(s.virtualPortRange.upperBound)"
+            }
             out += "\n"
             for d in sortedDestinations(s) {
                 out += "-a \(svc) -r \(Endpoint(d.address, d.port)) \(forwardSwitch(d.method)) -w \(d.weight)\n"
@@ -200,6 +203,7 @@ public enum IPVSListing {
         switch m {
         case .masquerade: "-m"
         case .directRoute: "-g"
+        case .doubleNAT: "--double-nat"
         }
     }
 

@@ -24,8 +24,10 @@ extension Director {
             schedulerFlags: spec.schedulerFlags)
         records[free] = record
         setPersistence(spec.persistence, record)
+        record.virtualPortRange = spec.virtualPortRange
         serviceStats[free] = TrafficCounters()
         rebuildIndex()
+        refreshVirtualPorts(spec.key.address)
     }
 
     /// ipvsadm -E: changes the scheduler and its flags; existing connections keep their servers.
@@ -35,6 +37,8 @@ extension Director {
         guard let s = slot(of: spec.key), let record = records[s] else { throw .noSuchService }
         try validateFlags(spec)
         setPersistence(spec.persistence, record)
+        record.virtualPortRange = spec.virtualPortRange
+        refreshVirtualPorts(spec.key.address)
         guard record.schedulerName != spec.scheduler else {
             record.schedulerFlags = spec.schedulerFlags
             record.scheduler.flags = spec.schedulerFlags
@@ -60,7 +64,9 @@ extension Director {
             freeDestSlots.append(ds)
         }
         records[s] = nil
+        virtualPorts[s] = VirtualPortRange()
         rebuildIndex()
+        refreshVirtualPorts(key.address)
     }
 
     /// ipvsadm -C.
@@ -97,6 +103,7 @@ extension Director {
             | DestinationState.flagAvailable
         apply(spec, to: d)
         record.destSlots.append(ds)
+        refreshVirtualPorts(key.address)
         notify(record, .added(position: record.destSlots.count - 1))
     }
 
@@ -111,6 +118,7 @@ extension Director {
             d.pointee.flags &= ~DestinationState.flagOverload
         }
         apply(spec, to: d)
+        refreshVirtualPorts(key.address)
         notify(record, .edited(position: pos))
     }
 
@@ -128,6 +136,7 @@ extension Director {
         } else {
             removedDestinationsPending += 1
         }
+        refreshVirtualPorts(key.address)
         notify(record, .removed(position: pos))
     }
 
@@ -182,6 +191,7 @@ extension Director {
             }
             guard (0...128).contains(p.prefixLength) else { throw .invalid("illegal ipv6 netmask specified") }
         }
+        try validateVirtualPortRange(spec.virtualPortRange)
         guard spec.schedulerFlags & ~SchedulerFlags.all == 0 else {
             throw .invalid("scheduler flags must be a combination of SCHED1, SCHED2 and SCHED3 (0x38)")
         }

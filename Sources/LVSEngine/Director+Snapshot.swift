@@ -9,10 +9,14 @@ public struct ServiceSnapshot: Sendable, Equatable {
     public var stats: TrafficCounters
     public var destinations: [DestinationSnapshot]
     public var persistence: Persistence?
+    /// Double-NAT vdport range.
+    public var virtualPortRange: ClosedRange<UInt16>
 
     public init(key: ServiceKey, scheduler: String, stats: TrafficCounters, destinations: [DestinationSnapshot],
-                schedulerFlags: UInt32 = 0, persistence: Persistence? = nil) {
+                schedulerFlags: UInt32 = 0, persistence: Persistence? = nil,
+                virtualPortRange: ClosedRange<UInt16> = defaultVirtualPortRange) {
         self.key = key
+        self.virtualPortRange = virtualPortRange
         self.persistence = persistence
         self.scheduler = scheduler
         self.schedulerFlags = schedulerFlags
@@ -22,7 +26,8 @@ public struct ServiceSnapshot: Sendable, Equatable {
 
     /// The spec that recreates this service (`ipvsadm -S`, configuration reloads).
     public var spec: ServiceSpec {
-        ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence)
+        ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence,
+                    virtualPortRange: virtualPortRange)
     }
 }
 
@@ -79,7 +84,7 @@ extension Director {
             return ServiceSnapshot(
                 key: r.key, scheduler: r.schedulerName, stats: serviceStats[r.slot],
                 destinations: r.destSlots.map { destinationSnapshot(dests[Int($0)]) }, schedulerFlags: r.schedulerFlags,
-                persistence: r.persistence)
+                persistence: r.persistence, virtualPortRange: r.virtualPortRange)
         }
     }
 

@@ -65,6 +65,10 @@ public final class Director {
     /// Persistence timeout (ms) per service slot; 0 = not persistent.
     @usableFromInline let persistTimeouts: UnsafeMutablePointer<UInt64>
     @usableFromInline var rng: UInt64
+    /// Double-NAT vdport range and pool per service slot (Director+VirtualPorts.swift).
+    @usableFromInline let virtualPorts: UnsafeMutablePointer<VirtualPortRange>
+    /// The shared port counts of each VIP that has Double-NAT real servers (control plane only).
+    var virtualPortPools: [IPAddress: VirtualPortCounts] = [:]
     /// Where batch warming stores what it loaded, so the loads are not optimised away.
     @usableFromInline var warmSink: UInt32 = 0
 
@@ -105,6 +109,8 @@ public final class Director {
         persistTimeouts = .allocate(capacity: configuration.maxServices)
         persistTimeouts.initialize(repeating: 0, count: configuration.maxServices)
         rng = configuration.seed | 1
+        virtualPorts = .allocate(capacity: configuration.maxServices)
+        virtualPorts.initialize(repeating: VirtualPortRange(), count: configuration.maxServices)
     }
 
     deinit {
@@ -116,6 +122,7 @@ public final class Director {
         stateTable.deallocate()
         tcpTimeouts.deallocate()
         persistTimeouts.deallocate()
+        virtualPorts.deallocate()
     }
 
     // MARK: The per-packet entry point
@@ -149,6 +156,7 @@ public final class Director {
     public func advance(to now: Timestamp) -> Int {
         let dests = self.dests
         let persistTimeouts = self.persistTimeouts
+        let virtualPorts = self.virtualPorts
         let n = table.advance(to: now) { t, i in
             let e = t.entries + Int(i)
             if e.pointee.nControl > 0 {
@@ -158,6 +166,7 @@ public final class Director {
                 return false
             }
             Director.unbind(e, dests)
+            Director.releaseVirtualPort(e, virtualPorts)
             Director.releaseControl(t.entries, e, now.milliseconds, persistTimeouts)
             t.release(i)
             return true

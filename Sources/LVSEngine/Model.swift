@@ -26,14 +26,21 @@ public enum ForwardingMethod: UInt8, Sendable, Hashable, CustomStringConvertible
     case masquerade = 0
     /// VS/DR: only the next hop (L2 destination) changes; replies bypass the director.
     case directRoute = 3
+    /// Double-NAT (double-nat.md): source -> VIP:vdport, destination -> RIP:rport; replies come
+    /// back to the VIP through any route, so the director need not be the servers' gateway.
+    case doubleNAT = 6
 
-    /// The name ipvsadm's listing uses ("Masq", "Route").
+    /// The name ipvsadm's listing uses ("Masq", "Route"; "DblNat" for Double-NAT).
     public var description: String {
         switch self {
         case .masquerade: "Masq"
         case .directRoute: "Route"
+        case .doubleNAT: "DblNat"
         }
     }
+
+    /// Replies pass back through the director (so connections step the two-way TCP table).
+    @inlinable public var repliesThroughDirector: Bool { self == .masquerade || self == .doubleNAT }
 }
 
 /// A virtual service's identity: (protocol, VIP, port).

@@ -43,6 +43,9 @@ public enum DropReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case badICMPChecksum
     /// An ICMP error about a connection, but too short to rewrite.
     case icmpUnusable
+    /// A new Double-NAT connection found no free vdport for its real server (double-nat.md 4.2):
+    /// the range is exhausted for that RIP:rport; existing flows are kept.
+    case portsExhausted
 
     public var description: String {
         switch self {
@@ -55,6 +58,7 @@ public enum DropReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .destinationRemoved: "destination_removed"
         case .badICMPChecksum: "bad_icmp_checksum"
         case .icmpUnusable: "icmp_unusable"
+        case .portsExhausted: "ports_exhausted"
         }
     }
 }

@@ -41,12 +41,25 @@ extension Director {
                 return nilIndex
             }
         }
+        // Double-NAT: the vdport comes before the entry (its OUT key needs it).
+        var localPort: UInt32 = 0
+        let dest = dests + Int(ds)
+        if dest.pointee.method == .doubleNAT {
+            localPort = allocateVirtualPort(
+                svc, proto: p.l4Protocol, vip: p.dst, dest: dest.pointee.address, dport: dest.pointee.port)
+            if localPort == nilIndex {
+                failure = .portsExhausted
+                return nilIndex
+            }
+        }
         let ci = table.allocate()
         if ci == nilIndex {
+            if localPort != 0, let counts = virtualPorts[svc].counts { counts[Int(localPort)] &-= 1 }
             failure = .tableFull
             return nilIndex
         }
         let c = table.entries + Int(ci)
+        c.pointee.localPort = UInt16(truncatingIfNeeded: localPort)
         c.pointee.client = p.src
         c.pointee.virtual = p.dst
         c.pointee.clientPort = p.srcPort
@@ -146,7 +159,8 @@ extension Director {
         c.pointee.state = TCPState.none.rawValue
         // Keep the in-use bit: a reused entry stays linked while it is re-pointed.
         c.pointee.flags = (c.pointee.flags & Connection.flagInUse) | Connection.flagInactive
-            | (dest.pointee.method == .masquerade ? 0 : Connection.flagNoOutput)
+            | (dest.pointee.method.repliesThroughDirector ? 0 : Connection.flagNoOutput)
+            | (dest.pointee.method == .doubleNAT ? Connection.flagLocalOut : 0)
         dest.pointee.bind()
     }
 
@@ -181,6 +195,7 @@ extension Director {
     func expireNow(_ ci: UInt32, now: Timestamp? = nil) {
         let c = table.entries + Int(ci)
         Director.unbind(c, dests)
+        Director.releaseVirtualPort(c, virtualPorts)
         if c.pointee.control != nilIndex {
             let at = now?.milliseconds ?? table.lastTick << ConnectionTable.tickShift
             Director.releaseControl(table.entries, c, at, persistTimeouts)
@@ -207,8 +222,21 @@ extension Director {
             expireNow(ci, now: now)
             return false
         }
+        var localPort: UInt32 = 0
+        let dest = dests + Int(ds)
+        if dest.pointee.method == .doubleNAT {
+            localPort = allocateVirtualPort(
+                svc, proto: p.l4Protocol, vip: p.dst, dest: dest.pointee.address, dport: dest.pointee.port)
+            if localPort == nilIndex {
+                failure = .portsExhausted
+                expireNow(ci, now: now)
+                return false
+            }
+        }
         Director.unbind(c, dests)
+        Director.releaseVirtualPort(c, virtualPorts)
         table.unlinkOut(ci)
+        c.pointee.localPort = UInt16(truncatingIfNeeded: localPort)
         bind(c, ds)
         attach(c, tpl)
         table.linkOut(ci)

@@ -53,7 +53,7 @@ struct ConnectionTable {
                 client: .zero, virtual: .zero, dest: .zero, clientPort: 0, virtualPort: 0, destPort: 0,
                 proto: 0, state: 0, flags: 0, method: 0, service: 0, destSlot: 0, nextIn: nilIndex,
                 nextOut: nilIndex, timerPrev: nilIndex, timerNext: i + 1 < capacity ? UInt32(i + 1) : nilIndex,
-                expires: 0, control: nilIndex, nControl: 0))
+                expires: 0, control: nilIndex, nControl: 0, localPort: 0))
         }
         freeHead = 0
         lastTick = now.milliseconds >> Self.tickShift
@@ -138,15 +138,17 @@ struct ConnectionTable {
     /// Free entries left.
     @inlinable var free: Int { capacity - count }
 
-    /// The connection whose OUT key is (proto, dest:dport -> client:cport), or `nilIndex`.
+    /// The connection whose OUT key is (proto, dest:dport -> client:cport), or `nilIndex`
+    /// (for Double-NAT entries `client:cport` is matched against VIP:vdport).
     @inlinable @inline(__always)
     func lookupOut(_ proto: UInt8, dest: IPAddress, dport: UInt16, client: IPAddress, cport: UInt16) -> UInt32 {
         var ref = buckets[bucket(dest, dport, client, cport, proto)]
         while ref != nilIndex {
             let e = entries + Int(ref >> 1)
             if ref & 1 == 1 {
-                if e.pointee.dest == dest && e.pointee.client == client && e.pointee.destPort == dport
-                    && e.pointee.clientPort == cport && e.pointee.proto == proto
+                let (peer, peerPort) = e.pointee.outPeer
+                if e.pointee.dest == dest && peer == client && e.pointee.destPort == dport
+                    && peerPort == cport && e.pointee.proto == proto
                 {
                     return ref >> 1
                 }
@@ -192,7 +194,8 @@ struct ConnectionTable {
     @inlinable @inline(__always)
     mutating func linkOut(_ i: UInt32) {
         let e = entries + Int(i)
-        let b = bucket(e.pointee.dest, e.pointee.destPort, e.pointee.client, e.pointee.clientPort, e.pointee.proto)
+        let (peer, peerPort) = e.pointee.outPeer
+        let b = bucket(e.pointee.dest, e.pointee.destPort, peer, peerPort, e.pointee.proto)
         e.pointee.nextOut = buckets[b]
         buckets[b] = i << 1 | 1
     }
@@ -229,7 +232,8 @@ struct ConnectionTable {
     @inlinable
     func unlinkOut(_ i: UInt32) {
         let e = entries + Int(i)
-        unchain(i << 1 | 1, bucket: bucket(e.pointee.dest, e.pointee.destPort, e.pointee.client, e.pointee.clientPort, e.pointee.proto))
+        let (peer, peerPort) = e.pointee.outPeer
+        unchain(i << 1 | 1, bucket: bucket(e.pointee.dest, e.pointee.destPort, peer, peerPort, e.pointee.proto))
     }
 
     /// Unlinks an entry from everything and returns it to the free list.

@@ -37,6 +37,9 @@ extension Director {
         }
         if c.pointee.method == ForwardingMethod.masquerade.rawValue {
             rewriteDestination(&frame, p, address: c.pointee.dest, port: c.pointee.destPort)
+        } else if c.pointee.method == ForwardingMethod.doubleNAT.rawValue {
+            rewriteBoth(&frame, p, source: c.pointee.virtual, sport: c.pointee.localPort,
+                        destination: c.pointee.dest, dport: c.pointee.destPort)
         }
         let bytes = p.ipLength
         dests[Int(c.pointee.destSlot)].stats.countIn(bytes: bytes)
@@ -50,14 +53,22 @@ extension Director {
     @inlinable @inline(__always)
     func outbound(_ frame: inout Frame, _ p: PacketInfo, _ ci: UInt32, _ now: Timestamp) -> Verdict {
         let c = table.entries + Int(ci)
-        guard c.pointee.method == ForwardingMethod.masquerade.rawValue else { return notOurs() }
+        let method = c.pointee.method
+        guard method == ForwardingMethod.masquerade.rawValue || method == ForwardingMethod.doubleNAT.rawValue else {
+            return notOurs()
+        }
         c.pointee.flags &= ~Connection.flagNoOutput
         if p.l4Protocol == IPProto.tcp {
             step(ci, flags: p.tcpFlags, direction: .output, now)
         } else {
             refresh(ci, expires: now.milliseconds &+ udpTimeout)
         }
-        rewriteSource(&frame, p, address: c.pointee.virtual, port: c.pointee.virtualPort)
+        if method == ForwardingMethod.masquerade.rawValue {
+            rewriteSource(&frame, p, address: c.pointee.virtual, port: c.pointee.virtualPort)
+        } else {
+            rewriteBoth(&frame, p, source: c.pointee.virtual, sport: c.pointee.virtualPort,
+                        destination: c.pointee.client, dport: c.pointee.clientPort)
+        }
         let bytes = p.ipLength
         dests[Int(c.pointee.destSlot)].stats.countOut(bytes: bytes)
         serviceStats[Int(c.pointee.service)].countOut(bytes: bytes)

@@ -10,10 +10,14 @@ public struct ServiceSpec: Sendable, Equatable {
     public var schedulerFlags: UInt32
     /// Persistence (ipvsadm -p/-M); nil for a non-persistent service.
     public var persistence: Persistence?
+    /// Ports Double-NAT real servers of this service see as the source port (vdport); the VIP's
+    /// service ports inside it are skipped. Unused by the other methods.
+    public var virtualPortRange: ClosedRange<UInt16>
 
     public init(_ key: ServiceKey, scheduler: String = SchedulerRegistry.defaultName, schedulerFlags: UInt32 = 0,
-                persistence: Persistence? = nil) {
+                persistence: Persistence? = nil, virtualPortRange: ClosedRange<UInt16> = defaultVirtualPortRange) {
         self.key = key
+        self.virtualPortRange = virtualPortRange
         self.scheduler = scheduler
         self.schedulerFlags = schedulerFlags
         self.persistence = persistence
@@ -62,6 +66,8 @@ final class ServiceRecord {
     var persistence: Persistence?
     /// `persistence.mask` for the service's family.
     var persistMask = IPAddress(hi: .max, lo: .max)
+    /// Double-NAT vdport range (`ServiceSpec.virtualPortRange`).
+    var virtualPortRange = defaultVirtualPortRange
 
     init(key: ServiceKey, slot: Int, schedulerName: String, scheduler: any Scheduler, schedulerFlags: UInt32 = 0) {
         self.key = key
