@@ -116,7 +116,9 @@ done
 ip netns exec $P-c wrk -t1 -c16 -d4s --timeout 3s http://$VIP/ > "$WORK/wrk.out" 2>&1 &
 WRK=$!
 sleep 2
-peers=$(ip netns exec $P-r3 ss -Htn state established "( sport = :8080 )" | awk '{print $4}' | sort -u)
+# (the server's socket is dual-stack: peers print as [::ffff:a.b.c.d]:port)
+peers=$(ip netns exec $P-r3 ss -Htn state established "( sport = :8080 )" | awk '{print $4}' \
+    | sed -e 's/^\[::ffff://' -e 's/\]:/:/' | sort -u)
 wait $WRK
 out=$(cat "$WORK/wrk.out")
 reqs=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -154,7 +156,7 @@ fi
 # A server added with lvsadm --double-nat takes traffic like the configured ones.
 "$BIN/lvsadm" -d -t $VIP:80 -r $(rip 4):8080
 "$BIN/lvsadm" -a -t $VIP:80 -r $(rip 4):8080 --double-nat
-seen=$(for i in $(seq 8); do ip netns exec $P-c curl -s -m 5 http://$VIP/; echo; done | sort | uniq -c | awk '{print $2"="$1}' | tr '\n' ' ')
+seen=$(for i in $(seq 8); do ip netns exec $P-c curl -s -m 5 http://$VIP/; echo; done | grep . | sort | uniq -c | awk '{print $2"="$1}' | tr '\n' ' ')
 [ "$seen" = "rs1=2 rs2=2 rs3=2 rs4=2 " ] && ok "server re-added with lvsadm --double-nat serves: $seen" || bad "lvsadm --double-nat" "$seen"
 
 kill -TERM $LVSD_PID

@@ -1,0 +1,85 @@
+import LVSEngine
+import LVSPacket
+import Testing
+
+@testable import LVSControl
+
+/// Double-NAT's control surface: `--double-nat` and `--vdport-range` on the lvsadm command line,
+/// `method: doublenat` and `vdport_range` in the configuration file, listings and `-S`.
+@Suite struct DoubleNATAdminTests {
+    let vip = IPAddress("10.0.0.100")!
+    let rip = IPAddress("192.168.10.2")!
+    var web: ServiceKey { ServiceKey(.tcp, vip, 80) }
+
+    func parse(_ line: String) throws(IPVSCommandError) -> IPVSCommand {
+        try IPVSCommand.parse(line.split(separator: " ").map(String.init))
+    }
+
+    func failure(_ line: String) -> IPVSCommandError? {
+        do {
+            _ = try parse(line)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func lvsadmFlags() throws {
+        #expect(try parse("-a -t 10.0.0.100:80 -r 192.168.10.2:8080 --double-nat -w 2")
+            == .addServer(DestinationSpec(address: rip, port: 8080, weight: 2, method: .doubleNAT), to: web))
+        #expect(try parse("-A -t 10.0.0.100:80 -s rr --vdport-range 2000-2999")
+            == .addService(ServiceSpec(web, scheduler: "rr", virtualPortRange: 2000...2999)))
+        #expect(failure("-a -t 10.0.0.100:80 -r 192.168.10.2:8080 --double-nat -m")
+            == IPVSCommandError(.usage, "multiple 'forwarding-method' options specified"))
+        #expect(failure("-A -t 10.0.0.100:80 --vdport-range 3000-2000")
+            == IPVSCommandError(.usage, "illegal vdport range specified (want LOW-HIGH within 1-65535, LOW <= HIGH)"))
+        #expect(failure("-a -t 10.0.0.100:80 -r 192.168.10.2 --vdport-range 1-2")
+            == IPVSCommandError(.usage, "Illegal 'vdport-range' option with the 'add-server' command"))
+    }
+
+    @Test func listingAndSave() throws {
+        let d = Director(DirectorConfiguration(connectionCapacity: 64))
+        try d.addService(ServiceSpec(web, scheduler: "rr", virtualPortRange: 2000...2999))
+        try d.addDestination(DestinationSpec(address: rip, port: 8080, method: .doubleNAT), to: web)
+        let rules = IPVSListing.rules(d.services())
+        #expect(rules == """
+            -A -t 10.0.0.100:80 -s rr --vdport-range 2000-2999
+            -a -t 10.0.0.100:80 -r 192.168.10.2:8080 --double-nat -w 1
+
+            """)
+        let table = IPVSListing.service(d.service(web)!, format: .numeric)
+        let line = table.split(separator: "\n").first { $0.hasPrefix("  -> 192.168.10.2:8080") }
+        #expect(line?.contains(" DblNat  1 ") == true)
+    }
+
+    @Test func configFile() throws {
+        let c = try LVSDConfiguration.parse(text: """
+            interfaces: [d0]
+            services:
+              - address: 10.0.0.100
+                port: 80
+                vdport_range: 2000-2999
+                real_servers:
+                  - {address: 192.168.10.2, port: 8080, method: doublenat}
+            """)
+        #expect(c.services[0].spec.virtualPortRange == 2000...2999)
+        #expect(c.services[0].destinations == [DestinationSpec(address: rip, port: 8080, method: .doubleNAT)])
+        #expect(throws: ConfigError.self) {
+            try LVSDConfiguration.parse(text: """
+                interfaces: [d0]
+                services:
+                  - {address: 10.0.0.100, port: 80, vdport_range: 0-10}
+                """, file: "lvsd.yaml")
+        }
+        do {
+            _ = try LVSDConfiguration.parse(text: """
+                interfaces: [d0]
+                services:
+                  - {address: 10.0.0.100, port: 80, vdport_range: 9-8}
+                """, file: "lvsd.yaml")
+        } catch {
+            #expect(error.description
+                == "lvsd.yaml:3:51: 'vdport_range' must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535, got '9-8'")
+        }
+    }
+}
