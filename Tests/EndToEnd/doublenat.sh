@@ -70,7 +70,10 @@ for l in rt0 brA brB; do ip -n $P-rt link set $l up; done
 # The router knows the VIP is behind the director, and nothing about the client network.
 ip -n $P-rt route add $VIP/32 via 172.16.30.1
 
-for i in 1 2 3 4; do ip netns exec $P-r$i "$BIN/lvs-demo" serve rs$i 8080 & disown; done
+for i in 1 2 3 4; do
+    ip netns exec $P-r$i "$BIN/lvs-demo" serve rs$i 8080 & disown
+    ip netns exec $P-r$i "$BIN/lvs-demo" udp-echo rs$i 5353 & disown
+done
 cat > "$WORK/lvsd.yaml" <<YAML
 control_socket: $LVSD_SOCKET
 metrics_listen: 127.0.0.1:9119
@@ -88,6 +91,21 @@ services:
       - {address: $(rip 2), port: 8080, method: doublenat}
       - {address: $(rip 3), port: 8080, method: doublenat}
       - {address: $(rip 4), port: 8080, method: doublenat}
+  - protocol: udp
+    address: $VIP
+    port: 53
+    scheduler: rr
+    real_servers:
+      - {address: $(rip 1), port: 5353, method: doublenat}
+      - {address: $(rip 2), port: 5353, method: doublenat}
+      - {address: $(rip 3), port: 5353, method: doublenat}
+      - {address: $(rip 4), port: 5353, method: doublenat}
+  - protocol: udp
+    address: $VIP
+    port: 54
+    scheduler: rr
+    real_servers:
+      - {address: $(rip 3), port: 5454, method: doublenat}
 YAML
 ip netns exec $P-d "$BIN/lvsd" -f "$WORK/lvsd.yaml" 2> "$WORK/lvsd.log" &
 LVSD_PID=$!
@@ -130,6 +148,18 @@ if [ -n "$peers" ] && [ -z "$bad_peers" ]; then
 else
     bad "server-side peers" "peers: $(echo $peers)" "unexpected: $bad_peers"
 fi
+
+out=$(ip netns exec $P-c "$BIN/lvs-demo" udp-client $VIP 53 40)
+if echo "$out" | grep -q "failures 0" && [ "$(echo "$out" | grep -c '^answers rs[1234] 10$')" = 4 ]; then
+    ok "UDP: 40 datagrams, rr over 4 servers in two subnets: $(echo $out)"
+else
+    bad "UDP Double-NAT" "$out"
+fi
+# Nothing listens on rs3:5454: its port-unreachable goes to VIP:vdport, through the router, and is
+# translated back to the client as about its own datagram to VIP:54.
+out=$(ip netns exec $P-c "$BIN/lvs-demo" udp-probe $VIP 54)
+[ "$out" = "refused" ] && ok "ICMP port-unreachable from a server behind the router reaches the client" \
+    || bad "Double-NAT ICMP error" "$out"
 
 to_client=$(metric 'lvs_forwarded_frames_total{direction="to_client"}')
 to_rs=$(metric 'lvs_forwarded_frames_total{direction="to_real_server"}')
