@@ -36,6 +36,10 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
                 func text(_ r: ClosedRange<UInt16>) -> String { "\(r.lowerBound)-\(r.upperBound)" }
                 parts.append("vdport_range \(text(old.virtualPortRange)) -> \(text(spec.virtualPortRange))")
             }
+            if spec.localAddresses != old.localAddresses {
+                func text(_ l: [IPAddress]) -> String { "[" + l.map(\.description).joined(separator: ", ") + "]" }
+                parts.append("local_addresses \(text(old.localAddresses)) -> \(text(spec.localAddresses))")
+            }
             return "edit service \(Self.name(spec.key)): " + parts.joined(separator: ", ")
         case .editDestination(let key, let d, let old):
             var parts: [String] = []
@@ -90,12 +94,13 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
         return "{timeout: \(p.timeout / 1000), netmask: \(mask)}"
     }
 
-    /// The configuration file's names: nat, dr, doublenat.
+    /// The configuration file's names: nat, dr, doublenat, fullnat.
     static func method(_ m: ForwardingMethod) -> String {
         switch m {
         case .masquerade: "nat"
         case .directRoute: "dr"
         case .doubleNAT: "doublenat"
+        case .fullNAT: "fullnat"
         }
     }
 }

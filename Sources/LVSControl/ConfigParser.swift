@@ -53,7 +53,7 @@ struct ConfigParser {
                           "timeouts", "services"]
     static let timeoutKeys = ["tcp", "tcpfin", "udp"] + ConfigTimeouts.stateKeys.keys.sorted()
     static let serviceKeys = ["protocol", "address", "port", "scheduler", "scheduler_flags", "persistence",
-                              "vdport_range", "real_servers"]
+                              "vdport_range", "local_addresses", "real_servers"]
     static let persistenceKeys = ["timeout", "netmask"]
     static let serverKeys = ["address", "port", "weight", "method", "upper_threshold", "lower_threshold"]
 
@@ -348,6 +348,23 @@ struct ConfigParser {
         if let v = f.optional("persistence") { persistence = try self.persistence(v, of: key) }
         var vdportRange = defaultVirtualPortRange
         if let v = f.optional("vdport_range") { vdportRange = try portRange(v, "vdport_range") }
+        var lips: [IPAddress] = []
+        if let v = f.optional("local_addresses") {
+            guard case .sequence(let seq) = v else {
+                throw error(v, "'local_addresses' must be a list of addresses, got \(Self.describe(v))")
+            }
+            for item in seq {
+                let a = try address(item, "local_addresses")
+                if a.isIPv4 != vip.isIPv4 {
+                    throw error(item, "local address \(a) and the virtual service \(vip) must be of the same address family")
+                }
+                if lips.contains(a) { throw error(item, "local address \(a) is listed twice") }
+                lips.append(a)
+            }
+            if lips.count > Director.maxLocalAddressesPerService {
+                throw error(v, "at most \(Director.maxLocalAddressesPerService) local addresses per service")
+            }
+        }
         var servers: [DestinationSpec] = []
         if let v = f.optional("real_servers") {
             guard case .sequence(let seq) = v else {
@@ -361,12 +378,15 @@ struct ConfigParser {
                     throw error(item, "duplicate real server \(ep) in service \(name(key)) (first defined at line \(line))")
                 }
                 seen[ep] = item.mark?.line ?? 0
+                if d.method == .fullNAT && lips.isEmpty {
+                    throw error(item, "real server \(ep) is fullnat, so service \(name(key)) needs 'local_addresses'")
+                }
                 servers.append(d)
             }
         }
         return ConfiguredService(
             ServiceSpec(key, scheduler: scheduler, schedulerFlags: flags, persistence: persistence,
-                        virtualPortRange: vdportRange), servers)
+                        virtualPortRange: vdportRange, localAddresses: lips), servers)
     }
 
     /// `1024-65535`: a port range, LOW <= HIGH, both in 1...65535.
@@ -439,7 +459,8 @@ struct ConfigParser {
             case "nat": method = .masquerade
             case "dr": method = .directRoute
             case "doublenat": method = .doubleNAT
-            default: throw error(v, "'method' must be nat, dr or doublenat, got \(Self.describe(v))")
+            case "fullnat": method = .fullNAT
+            default: throw error(v, "'method' must be nat, dr, doublenat or fullnat, got \(Self.describe(v))")
             }
         }
         if rip.isIPv4 != key.address.isIPv4 {

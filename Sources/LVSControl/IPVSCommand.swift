@@ -99,8 +99,10 @@ enum IPVSOption: Int, CaseIterable {
         lThreshold, mcast, timeout, daemon, stats, rate, thresholds, persistentConn, noSort, syncID, exact,
         onePacket, persistenceEngine, schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxlen, tunInfo, tunType,
         tunPort, tunNoCsum, tunCsum, tunRemCsum,
-        /// SwiftLVS: `--vdport-range LOW-HIGH`, the Double-NAT port range of a service.
-        vdportRange
+        /// SwiftLVS: `--vdport-range LOW-HIGH`, the Double-NAT/FULLNAT port range of a service.
+        vdportRange,
+        /// SwiftLVS: `--laddr A[,B...]`, a service's FULLNAT local addresses.
+        laddr
 
     /// ipvsadm's `optnames`.
     var name: String {
@@ -109,7 +111,7 @@ enum IPVSOption: Int, CaseIterable {
             "forwarding-method", "weight", "u-threshold", "l-threshold", "mcast-interface", "timeout", "daemon",
             "stats", "rate", "thresholds", "persistent-conn", "nosort", "syncid", "exact", "ops", "pe",
             "sched-flags", "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen", "tun-info", "tun-type",
-            "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum", "vdport-range",
+            "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum", "vdport-range", "laddr",
         ][rawValue]
     }
 
@@ -132,20 +134,20 @@ enum IPVSCommandKind: Int {
     /// A row of `commands_v_options`: '+' compulsory, 'x' illegal, '1' exclusive, ' ' optional.
     var legality: [UInt8] {
         let rows = [
-            /* add    */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx ",
-            /* edit   */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx ",
-            /* del    */ "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* flush  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* list   */ " 11xxxxxxxxx11       xxxxxxx xxxxxx",
-            /* addsrv */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
-            /* delsrv */ "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* editsrv*/ "xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
-            /* set    */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* startd */ "xxxxxxxxxxx xxxxxxx xxxx    xxxxxxx",
-            /* stopd  */ "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxx",
-            /* restore*/ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* save   */ " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* zero   */ "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* add    */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx  ",
+            /* edit   */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx  ",
+            /* del    */ "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* flush  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* list   */ " 11xxxxxxxxx11       xxxxxxx xxxxxxx",
+            /* addsrv */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
+            /* delsrv */ "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* editsrv*/ "xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
+            /* set    */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* startd */ "xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxx",
+            /* stopd  */ "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxx",
+            /* restore*/ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* save   */ " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* zero   */ "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         ]
         return Array(rows[rawValue].utf8)
     }
@@ -159,8 +161,8 @@ enum IPVSTag: Equatable {
     case weight, uThreshold, lThreshold, numeric, connection, mcastInterface, syncID, timeout, daemon, stats, rate
     case thresholds, persistentConn, noSort, sort, exact, ipv6, ops, persistenceEngine, schedFlags
     case mcastGroup, mcastPort, mcastTTL, syncMaxlen, tunInfo, tunType, tunPort, tunNoCsum, tunCsum, tunRemCsum
-    /// SwiftLVS additions: `--double-nat` (a forwarding method), `--vdport-range`.
-    case doubleNAT, vdportRange
+    /// SwiftLVS additions: `--double-nat`, `--fullnat` (forwarding methods), `--vdport-range`, `--laddr`.
+    case doubleNAT, vdportRange, fullNAT, laddr
 }
 
 struct IPVSOptionSpec {
@@ -239,6 +241,8 @@ struct IPVSOptionSpec {
         .init("tun-remcsum", nil, .tunRemCsum),
         .init("double-nat", nil, .doubleNAT),
         .init("vdport-range", nil, .vdportRange, .required),
+        .init("fullnat", nil, .fullNAT),
+        .init("laddr", nil, .laddr, .required),
     ]
 
     static func long(_ name: Substring) -> IPVSOptionSpec? { all.first { $0.long.map { $0[...] == name } ?? false } }
@@ -344,7 +348,7 @@ struct IPVSOptionReader {
 
 struct IPVSParser {
     enum ServiceKind { case none, tcp, udp, sctp, fwmark }
-    enum Forward { case masquerade, directRoute, tunnel, doubleNAT }
+    enum Forward { case masquerade, directRoute, tunnel, doubleNAT, fullNAT }
 
     let program: String
     var command: IPVSCommandKind?
@@ -380,6 +384,7 @@ struct IPVSParser {
     var lowerThreshold: UInt32 = 0
     var tunnelType = 0
     var virtualPortRange = defaultVirtualPortRange
+    var localAddresses: [IPAddress] = []
 
     var timeouts: (UInt64, UInt64, UInt64) = (0, 0, 0)
 
@@ -493,6 +498,19 @@ struct IPVSParser {
         case .doubleNAT:
             try set(.forward)
             forward = .doubleNAT
+        case .fullNAT:
+            try set(.forward)
+            forward = .fullNAT
+        case .laddr:
+            try set(.laddr)
+            var lips: [IPAddress] = []
+            for part in value.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let a = IPAddress(String(part)) else {
+                    throw .usage("illegal local address specified: `\(part)' (want --laddr ADDRESS[,ADDRESS...])")
+                }
+                lips.append(a)
+            }
+            localAddresses = lips
         case .vdportRange:
             try set(.vdportRange)
             let parts = value.split(separator: "-", omittingEmptySubsequences: false)
@@ -722,7 +740,7 @@ struct IPVSParser {
                 ? Persistence(timeout: UInt64(persistTimeout) * 1000, netmask: persistNetmask, prefixLength: persistPrefix)
                 : nil
             let spec = ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence,
-                                   virtualPortRange: virtualPortRange)
+                                   virtualPortRange: virtualPortRange, localAddresses: localAddresses)
             return command == .add ? .addService(spec) : .editService(spec)
         case .delete: return .deleteService(key)
         case .flush: return .clear
@@ -736,7 +754,8 @@ struct IPVSParser {
             let spec = DestinationSpec(
                 address: destAddress, port: destPort, weight: weight, upperThreshold: upperThreshold,
                 lowerThreshold: lowerThreshold,
-                method: forward == .masquerade ? .masquerade : forward == .doubleNAT ? .doubleNAT : .directRoute)
+                method: forward == .masquerade ? .masquerade : forward == .doubleNAT ? .doubleNAT
+                    : forward == .fullNAT ? .fullNAT : .directRoute)
             return command == .addDest ? .addServer(spec, to: key) : .editServer(spec, in: key)
         case .deleteDest: return .deleteServer(address: destAddress, port: destPort, from: key)
         case .timeout: return .setTimeouts(tcp: timeouts.0, tcpfin: timeouts.1, udp: timeouts.2)

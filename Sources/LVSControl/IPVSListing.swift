@@ -67,6 +67,7 @@ public enum IPVSListing {
             if s.virtualPortRange != defaultVirtualPortRange {
                 out += " --vdport-range \(s.virtualPortRange.lowerBound)-\(s.virtualPortRange.upperBound)"
             }
+            if !s.localAddresses.isEmpty { out += " --laddr " + s.localAddresses.map(\.description).joined(separator: ",") }
             out += "\n"
             for d in sortedDestinations(s) {
                 out += "-a \(svc) -r \(Endpoint(d.address, d.port)) \(forwardSwitch(d.method)) -w \(d.weight)\n"
@@ -204,6 +205,7 @@ public enum IPVSListing {
         case .masquerade: "-m"
         case .directRoute: "-g"
         case .doubleNAT: "--double-nat"
+        case .fullNAT: "--fullnat"
         }
     }
 

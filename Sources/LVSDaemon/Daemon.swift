@@ -144,7 +144,8 @@ public final class Daemon: @unchecked Sendable {
     /// resolve ahead of the first packet, and the kernel-copy filter.
     func refreshAddresses() {
         let services = dataPlane.perform { $0.services() }
-        let vips = services.map(\.key.address)
+        // FULLNAT local addresses are the data plane's like VIPs: ARP/NDP answers, no kernel copy.
+        let vips = services.map(\.key.address) + services.flatMap(\.localAddresses)
         let rips = services.flatMap { $0.destinations.map(\.address) }
         dataPlane.setVIPs(vips)
         var targets = rips

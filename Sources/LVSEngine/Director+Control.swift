@@ -25,6 +25,7 @@ extension Director {
         records[free] = record
         setPersistence(spec.persistence, record)
         record.virtualPortRange = spec.virtualPortRange
+        record.localAddresses = spec.localAddresses
         serviceStats[free] = TrafficCounters()
         rebuildIndex()
         refreshVirtualPorts(spec.key.address)
@@ -36,8 +37,12 @@ extension Director {
     public func editService(_ spec: ServiceSpec) throws(DirectorError) {
         guard let s = slot(of: spec.key), let record = records[s] else { throw .noSuchService }
         try validateFlags(spec)
+        if spec.localAddresses.isEmpty && record.destSlots.contains(where: { dests[Int($0)].method == .fullNAT }) {
+            throw .invalid("the service has FULLNAT real servers: it needs local addresses (--laddr)")
+        }
         setPersistence(spec.persistence, record)
         record.virtualPortRange = spec.virtualPortRange
+        record.localAddresses = spec.localAddresses
         refreshVirtualPorts(spec.key.address)
         guard record.schedulerName != spec.scheduler else {
             record.schedulerFlags = spec.schedulerFlags
@@ -78,6 +83,9 @@ extension Director {
     public func addDestination(_ spec: DestinationSpec, to key: ServiceKey) throws(DirectorError) {
         guard let s = slot(of: key), let record = records[s] else { throw .serviceNotDefined }
         try validate(spec, key)
+        if spec.method == .fullNAT && record.localAddresses.isEmpty {
+            throw .invalid("a FULLNAT real server needs local addresses on its service (--laddr)")
+        }
         guard position(of: spec.address, spec.port, in: record) == nil else { throw .destinationExists }
         var ds: UInt32
         if let trashed = (0..<destHighWater).first(where: {
@@ -112,6 +120,9 @@ extension Director {
         guard let s = slot(of: key), let record = records[s] else { throw .serviceNotDefined }
         try validate(spec, key)
         guard let pos = position(of: spec.address, spec.port, in: record) else { throw .noSuchDestination }
+        if spec.method == .fullNAT && record.localAddresses.isEmpty {
+            throw .invalid("a FULLNAT real server needs local addresses on its service (--laddr)")
+        }
         let d = dests + Int(record.destSlots[pos])
         // IPVS clears OVERLOAD when the upper threshold is removed or raised.
         if spec.upperThreshold == 0 || spec.upperThreshold > d.pointee.upperThreshold {
@@ -192,6 +203,7 @@ extension Director {
             guard (0...128).contains(p.prefixLength) else { throw .invalid("illegal ipv6 netmask specified") }
         }
         try validateVirtualPortRange(spec.virtualPortRange)
+        try validateLocalAddresses(spec)
         guard spec.schedulerFlags & ~SchedulerFlags.all == 0 else {
             throw .invalid("scheduler flags must be a combination of SCHED1, SCHED2 and SCHED3 (0x38)")
         }

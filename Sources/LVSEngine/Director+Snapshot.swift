@@ -11,11 +11,14 @@ public struct ServiceSnapshot: Sendable, Equatable {
     public var persistence: Persistence?
     /// Double-NAT vdport range.
     public var virtualPortRange: ClosedRange<UInt16>
+    /// FULLNAT local addresses.
+    public var localAddresses: [IPAddress]
 
     public init(key: ServiceKey, scheduler: String, stats: TrafficCounters, destinations: [DestinationSnapshot],
                 schedulerFlags: UInt32 = 0, persistence: Persistence? = nil,
-                virtualPortRange: ClosedRange<UInt16> = defaultVirtualPortRange) {
+                virtualPortRange: ClosedRange<UInt16> = defaultVirtualPortRange, localAddresses: [IPAddress] = []) {
         self.key = key
+        self.localAddresses = localAddresses
         self.virtualPortRange = virtualPortRange
         self.persistence = persistence
         self.scheduler = scheduler
@@ -27,7 +30,7 @@ public struct ServiceSnapshot: Sendable, Equatable {
     /// The spec that recreates this service (`ipvsadm -S`, configuration reloads).
     public var spec: ServiceSpec {
         ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence,
-                    virtualPortRange: virtualPortRange)
+                    virtualPortRange: virtualPortRange, localAddresses: localAddresses)
     }
 }
 
@@ -84,7 +87,7 @@ extension Director {
             return ServiceSnapshot(
                 key: r.key, scheduler: r.schedulerName, stats: serviceStats[r.slot],
                 destinations: r.destSlots.map { destinationSnapshot(dests[Int($0)]) }, schedulerFlags: r.schedulerFlags,
-                persistence: r.persistence, virtualPortRange: r.virtualPortRange)
+                persistence: r.persistence, virtualPortRange: r.virtualPortRange, localAddresses: r.localAddresses)
         }
     }
 

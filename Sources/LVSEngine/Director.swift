@@ -67,8 +67,15 @@ public final class Director {
     @usableFromInline var rng: UInt64
     /// Double-NAT vdport range and pool per service slot (Director+VirtualPorts.swift).
     @usableFromInline let virtualPorts: UnsafeMutablePointer<VirtualPortRange>
-    /// The shared port counts of each VIP that has Double-NAT real servers (control plane only).
+    /// The shared port counts of each VIP that has Double-NAT real servers, and of each FULLNAT
+    /// local address (control plane only; the packet path sees the raw pointers).
     var virtualPortPools: [IPAddress: VirtualPortCounts] = [:]
+    /// FULLNAT: LIP indices of each service (`maxLocalAddressesPerService` per service slot).
+    @usableFromInline let serviceLocalAddresses: UnsafeMutablePointer<UInt16>
+    /// FULLNAT: each LIP's port holder counts, by LIP index.
+    @usableFromInline let localPortCounts: UnsafeMutablePointer<UnsafeMutablePointer<UInt16>?>
+    /// FULLNAT: LIP address -> index in `table.localAddresses` (control plane only).
+    var localAddressSlots: [IPAddress: UInt16] = [:]
     /// Where batch warming stores what it loaded, so the loads are not optimised away.
     @usableFromInline var warmSink: UInt32 = 0
 
@@ -111,6 +118,10 @@ public final class Director {
         rng = configuration.seed | 1
         virtualPorts = .allocate(capacity: configuration.maxServices)
         virtualPorts.initialize(repeating: VirtualPortRange(), count: configuration.maxServices)
+        serviceLocalAddresses = .allocate(capacity: configuration.maxServices * Director.maxLocalAddressesPerService)
+        serviceLocalAddresses.initialize(repeating: 0, count: configuration.maxServices * Director.maxLocalAddressesPerService)
+        localPortCounts = .allocate(capacity: ConnectionTable.maxLocalAddresses)
+        localPortCounts.initialize(repeating: nil, count: ConnectionTable.maxLocalAddresses)
     }
 
     deinit {
@@ -123,6 +134,8 @@ public final class Director {
         tcpTimeouts.deallocate()
         persistTimeouts.deallocate()
         virtualPorts.deallocate()
+        serviceLocalAddresses.deallocate()
+        localPortCounts.deallocate()
     }
 
     // MARK: The per-packet entry point
@@ -157,6 +170,7 @@ public final class Director {
         let dests = self.dests
         let persistTimeouts = self.persistTimeouts
         let virtualPorts = self.virtualPorts
+        let localPortCounts = self.localPortCounts
         let n = table.advance(to: now) { t, i in
             let e = t.entries + Int(i)
             if e.pointee.nControl > 0 {
@@ -166,7 +180,7 @@ public final class Director {
                 return false
             }
             Director.unbind(e, dests)
-            Director.releaseVirtualPort(e, virtualPorts)
+            Director.releaseVirtualPort(e, virtualPorts, localPortCounts)
             Director.releaseControl(t.entries, e, now.milliseconds, persistTimeouts)
             t.release(i)
             return true

@@ -217,7 +217,7 @@ import Testing
              port: 80
              schedular: rr
          """,
-         "lvsd.yaml:5:5: unknown key 'schedular' in a service (allowed: protocol, address, port, scheduler, scheduler_flags, persistence, vdport_range, real_servers)"),
+         "lvsd.yaml:5:5: unknown key 'schedular' in a service (allowed: protocol, address, port, scheduler, scheduler_flags, persistence, vdport_range, local_addresses, real_servers)"),
         ("""
          interfaces: [d0]
          services:
@@ -309,7 +309,7 @@ import Testing
         ("interfaces: [d0]\nservices:\n  - protocol: sctp\n    address: 10.0.1.100\n    port: 80\n",
          "lvsd.yaml:3:15: 'protocol' must be tcp or udp, got 'sctp'"),
         ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 80\n    real_servers:\n      - {address: 10.0.0.2, method: tun}\n",
-         "lvsd.yaml:6:37: 'method' must be nat, dr or doublenat, got 'tun'"),
+         "lvsd.yaml:6:37: 'method' must be nat, dr, doublenat or fullnat, got 'tun'"),
         ("interfaces: [d0, averyveryverylongname]\n",
          "lvsd.yaml:1:18: interface name 'averyveryverylongname' must be 1..15 bytes long"),
         ("interfaces: [d0, 'd 1']\n",

@@ -83,3 +83,62 @@ import Testing
         }
     }
 }
+
+/// FULLNAT's control surface: `--fullnat`, `--laddr`, `method: fullnat`, `local_addresses`.
+@Suite struct FullNATAdminTests {
+    let vip = IPAddress("10.0.0.100")!
+    let rip = IPAddress("192.168.10.2")!
+    let lip = IPAddress("172.16.40.10")!
+    var web: ServiceKey { ServiceKey(.tcp, vip, 80) }
+
+    func parse(_ line: String) throws(IPVSCommandError) -> IPVSCommand {
+        try IPVSCommand.parse(line.split(separator: " ").map(String.init))
+    }
+
+    @Test func lvsadmFlagsListingAndSave() throws {
+        #expect(try parse("-A -t 10.0.0.100:80 -s rr --laddr 172.16.40.10,172.16.40.11")
+            == .addService(ServiceSpec(web, scheduler: "rr", localAddresses: [lip, IPAddress("172.16.40.11")!])))
+        #expect(try parse("-a -t 10.0.0.100:80 -r 192.168.10.2:8080 --fullnat")
+            == .addServer(DestinationSpec(address: rip, port: 8080, method: .fullNAT), to: web))
+        #expect(throws: IPVSCommandError.self) { try parse("-A -t 10.0.0.100:80 --laddr 172.16.40.300") }
+        let d = Director(DirectorConfiguration(connectionCapacity: 64))
+        try d.addService(ServiceSpec(web, scheduler: "rr", localAddresses: [lip]))
+        try d.addDestination(DestinationSpec(address: rip, port: 8080, method: .fullNAT), to: web)
+        #expect(IPVSListing.rules(d.services()) == """
+            -A -t 10.0.0.100:80 -s rr --laddr 172.16.40.10
+            -a -t 10.0.0.100:80 -r 192.168.10.2:8080 --fullnat -w 1
+
+            """)
+        let line = IPVSListing.service(d.service(web)!, format: .numeric).split(separator: "\n")
+            .first { $0.hasPrefix("  -> 192.168.10.2:8080") }
+        #expect(line?.contains(" FullNat 1 ") == true)
+    }
+
+    @Test func configFile() throws {
+        let c = try LVSDConfiguration.parse(text: """
+            interfaces: [d0]
+            services:
+              - address: 10.0.0.100
+                port: 80
+                local_addresses: [172.16.40.10]
+                real_servers:
+                  - {address: 192.168.10.2, port: 8080, method: fullnat}
+            """)
+        #expect(c.services[0].spec.localAddresses == [lip])
+        #expect(c.services[0].destinations == [DestinationSpec(address: rip, port: 8080, method: .fullNAT)])
+        do {
+            _ = try LVSDConfiguration.parse(text: """
+                interfaces: [d0]
+                services:
+                  - address: 10.0.0.100
+                    port: 80
+                    real_servers:
+                      - {address: 192.168.10.2, port: 8080, method: fullnat}
+                """, file: "lvsd.yaml")
+            Issue.record("accepted a fullnat server without local_addresses")
+        } catch {
+            #expect(error.description
+                == "lvsd.yaml:6:9: real server 192.168.10.2:8080 is fullnat, so service TCP 10.0.0.100:80 needs 'local_addresses'")
+        }
+    }
+}

@@ -1,11 +1,12 @@
 import LVSPacket
 
-/// One tracked connection: 98 bytes (stride 104), preallocated in `ConnectionTable`, never heap-allocated.
+/// One tracked connection: 100 bytes (stride 104), preallocated in `ConnectionTable`, never heap-allocated.
 ///
 /// The connection is reachable by two keys (double-nat.md, "IN and OUT entries"):
 /// IN  = (proto, client, cport, virtual, vport) for client-to-server packets;
 /// OUT = (proto, dest, dport, client, cport) for the real server's replies (NAT), or
-/// (proto, dest, dport, virtual, localPort) when `flagLocalOut` is set (Double-NAT).
+/// (proto, dest, dport, virtual, localPort) when `flagLocalOut` is set (Double-NAT), or
+/// (proto, dest, dport, LIP, localPort) for FULLNAT (see `ConnectionTable.outPeer`).
 /// Each key has its own hash-chain link, so one probe in one direction finds the entry.
 @frozen @usableFromInline
 struct Connection {
@@ -35,8 +36,11 @@ struct Connection {
     @usableFromInline var control: UInt32
     /// For a template: connections it controls (IPVS n_control); it does not expire while > 0.
     @usableFromInline var nControl: UInt32
-    /// Double-NAT's vdport: the source port the real server sees (0 for the other methods).
+    /// Double-NAT's vdport or FULLNAT's lport: the source port the real server sees (0 for the
+    /// other methods).
     @usableFromInline var localPort: UInt16
+    /// FULLNAT: the local address (LIP), as an index into `ConnectionTable.localAddresses`.
+    @usableFromInline var localAddress: UInt16
 
     /// Counted in the destination's InActConn (IPVS IP_VS_CONN_F_INACTIVE).
     @usableFromInline static let flagInactive: UInt8 = 1
@@ -51,15 +55,9 @@ struct Connection {
     @usableFromInline static let flagDeadTemplate: UInt8 = 16
     /// Added to a template's protocol number in its stored key.
     @usableFromInline static let templateProto: UInt8 = 0x80
-    /// The OUT key's second end is (virtual, localPort), not (client, clientPort): Double-NAT,
-    /// whose replies come back to VIP:vdport. The vdport is held in the service's port pool.
+    /// The OUT key's second end is (source address, localPort), not (client, clientPort):
+    /// Double-NAT (VIP:vdport) and FULLNAT (LIP:lport). The port is held in that address's pool.
     @usableFromInline static let flagLocalOut: UInt8 = 32
-
-    /// The (address, port) the real server's replies are sent to: the OUT key's second end.
-    @inlinable @inline(__always)
-    var outPeer: (IPAddress, UInt16) {
-        flags & Connection.flagLocalOut != 0 ? (virtual, localPort) : (client, clientPort)
-    }
 }
 
 /// Index value meaning "no entry".

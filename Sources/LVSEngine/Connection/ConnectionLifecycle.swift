@@ -41,25 +41,25 @@ extension Director {
                 return nilIndex
             }
         }
-        // Double-NAT: the vdport comes before the entry (its OUT key needs it).
-        var localPort: UInt32 = 0
-        let dest = dests + Int(ds)
-        if dest.pointee.method == .doubleNAT {
-            localPort = allocateVirtualPort(
-                svc, proto: p.l4Protocol, vip: p.dst, dest: dest.pointee.address, dport: dest.pointee.port)
-            if localPort == nilIndex {
-                failure = .portsExhausted
-                return nilIndex
-            }
+        // Double-NAT / FULLNAT: the local port comes before the entry (its OUT key needs it).
+        var lip: UInt16 = 0
+        let localPort = takeLocalPort(svc, p, ds, lip: &lip)
+        if localPort == nilIndex {
+            failure = .portsExhausted
+            return nilIndex
         }
         let ci = table.allocate()
         if ci == nilIndex {
-            if localPort != 0, let counts = virtualPorts[svc].counts { counts[Int(localPort)] &-= 1 }
+            if localPort != 0 {
+                let counts = dests[Int(ds)].method == .fullNAT ? localPortCounts[Int(lip)] : virtualPorts[svc].counts
+                counts?[Int(localPort)] &-= 1
+            }
             failure = .tableFull
             return nilIndex
         }
         let c = table.entries + Int(ci)
         c.pointee.localPort = UInt16(truncatingIfNeeded: localPort)
+        c.pointee.localAddress = lip
         c.pointee.client = p.src
         c.pointee.virtual = p.dst
         c.pointee.clientPort = p.srcPort
@@ -73,6 +73,21 @@ extension Director {
         serviceStats[svc].connections &+= 1
         hot[Counter.created] &+= 1
         return ci
+    }
+
+    /// The local port (and, for FULLNAT, the LIP) a new connection to destination `ds` needs:
+    /// 0 for methods without one, `nilIndex` when the pool is exhausted for that server.
+    @inlinable @inline(__always)
+    func takeLocalPort(_ svc: Int, _ p: PacketInfo, _ ds: UInt32, lip: inout UInt16) -> UInt32 {
+        let dest = dests + Int(ds)
+        switch dest.pointee.method {
+        case .doubleNAT:
+            return allocateVirtualPort(svc, proto: p.l4Protocol, vip: p.dst, dest: dest.pointee.address, dport: dest.pointee.port)
+        case .fullNAT:
+            return allocateLocalPort(svc, proto: p.l4Protocol, dest: dest.pointee.address, dport: dest.pointee.port, lip: &lip)
+        default:
+            return 0
+        }
     }
 
     /// Links a connection to its template (IPVS ip_vs_control_add).
@@ -160,7 +175,7 @@ extension Director {
         // Keep the in-use bit: a reused entry stays linked while it is re-pointed.
         c.pointee.flags = (c.pointee.flags & Connection.flagInUse) | Connection.flagInactive
             | (dest.pointee.method.repliesThroughDirector ? 0 : Connection.flagNoOutput)
-            | (dest.pointee.method == .doubleNAT ? Connection.flagLocalOut : 0)
+            | (dest.pointee.method.translatesSource ? Connection.flagLocalOut : 0)
         dest.pointee.bind()
     }
 
@@ -195,7 +210,7 @@ extension Director {
     func expireNow(_ ci: UInt32, now: Timestamp? = nil) {
         let c = table.entries + Int(ci)
         Director.unbind(c, dests)
-        Director.releaseVirtualPort(c, virtualPorts)
+        Director.releaseVirtualPort(c, virtualPorts, localPortCounts)
         if c.pointee.control != nilIndex {
             let at = now?.milliseconds ?? table.lastTick << ConnectionTable.tickShift
             Director.releaseControl(table.entries, c, at, persistTimeouts)
@@ -222,21 +237,18 @@ extension Director {
             expireNow(ci, now: now)
             return false
         }
-        var localPort: UInt32 = 0
-        let dest = dests + Int(ds)
-        if dest.pointee.method == .doubleNAT {
-            localPort = allocateVirtualPort(
-                svc, proto: p.l4Protocol, vip: p.dst, dest: dest.pointee.address, dport: dest.pointee.port)
-            if localPort == nilIndex {
-                failure = .portsExhausted
-                expireNow(ci, now: now)
-                return false
-            }
+        var lip: UInt16 = 0
+        let localPort = takeLocalPort(svc, p, ds, lip: &lip)
+        if localPort == nilIndex {
+            failure = .portsExhausted
+            expireNow(ci, now: now)
+            return false
         }
         Director.unbind(c, dests)
-        Director.releaseVirtualPort(c, virtualPorts)
+        Director.releaseVirtualPort(c, virtualPorts, localPortCounts)
         table.unlinkOut(ci)
         c.pointee.localPort = UInt16(truncatingIfNeeded: localPort)
+        c.pointee.localAddress = lip
         bind(c, ds)
         attach(c, tpl)
         table.linkOut(ci)

@@ -24,22 +24,24 @@ extension Director {
         Director.rewritePort(frame, p, at: 2, port: dport, addressDelta: 0)
     }
 
-    /// An ICMP error about a Double-NAT connection (spec section 4 applied to both ends).
+    /// An ICMP error about a Double-NAT or FULLNAT connection (spec section 4 applied to both
+    /// ends; `local` below is the VIP for Double-NAT, the LIP for FULLNAT).
     /// `fromServer` false: the client's error about a reply (quoted vip:vport -> cip:cport) goes to
-    /// the server as if about its own packet (quoted rip:rport -> vip:vdport), outer vip -> rip.
-    /// `fromServer` true: the server's (or a router's) error about a request (quoted vip:vdport ->
+    /// the server as if about its own packet (quoted rip:rport -> local:lport), outer local -> rip.
+    /// `fromServer` true: the server's (or a router's) error about a request (quoted local:lport ->
     /// rip:rport) goes to the client as about its own packet (quoted cip:cport -> vip:vport),
     /// outer src -> vip, dst -> cip. IP header checksums are patched, the ICMP checksum recomputed.
     @inlinable
     func translateDoubleNATError(_ frame: inout Frame, _ p: PacketInfo, _ q: QuotedPacket, _ ci: UInt32,
                                  fromServer: Bool) {
         let c = table.entries + Int(ci)
-        let outerSrc = c.pointee.virtual
+        let (local, localPort) = table.outPeer(c)
+        let outerSrc = fromServer ? c.pointee.virtual : local
         let outerDst = fromServer ? c.pointee.client : c.pointee.dest
         let qSrc = fromServer ? c.pointee.client : c.pointee.dest
         let qSport = fromServer ? c.pointee.clientPort : c.pointee.destPort
-        let qDst = c.pointee.virtual
-        let qDport = fromServer ? c.pointee.virtualPort : c.pointee.localPort
+        let qDst = fromServer ? c.pointee.virtual : local
+        let qDport = fromServer ? c.pointee.virtualPort : localPort
         let base = frame.base
         let outer = base + p.l3Offset
         let quoted = base + q.l3Offset

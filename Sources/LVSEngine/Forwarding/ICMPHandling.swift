@@ -36,7 +36,7 @@ extension Director {
             let c = table.entries + Int(ci)
             if c.pointee.method == ForwardingMethod.masquerade.rawValue {
                 translateError(&frame, p, q, outerIsSource: false, address: c.pointee.dest, port: c.pointee.destPort)
-            } else if c.pointee.method == ForwardingMethod.doubleNAT.rawValue {
+            } else if c.pointee.flags & Connection.flagLocalOut != 0 {
                 translateDoubleNATError(&frame, p, q, ci, fromServer: false)
             }
             let bytes = p.ipLength
@@ -49,9 +49,15 @@ extension Director {
         let ci = table.lookupOut(q.proto, dest: q.dst, dport: q.dstPort, client: q.src, cport: q.srcPort)
         guard ci != nilIndex else { return notOurs() }
         let c = table.entries + Int(ci)
-        guard c.pointee.method == ForwardingMethod.masquerade.rawValue else { return notOurs() }
-        guard icmpChecksumVerifies(frame, p) else { return drop(.badICMPChecksum) }
-        translateError(&frame, p, q, outerIsSource: true, address: c.pointee.virtual, port: c.pointee.virtualPort)
+        if c.pointee.flags & Connection.flagLocalOut != 0 {
+            // FULLNAT: the server side addresses errors to the LIP.
+            guard icmpChecksumVerifies(frame, p) else { return drop(.badICMPChecksum) }
+            translateDoubleNATError(&frame, p, q, ci, fromServer: true)
+        } else {
+            guard c.pointee.method == ForwardingMethod.masquerade.rawValue else { return notOurs() }
+            guard icmpChecksumVerifies(frame, p) else { return drop(.badICMPChecksum) }
+            translateError(&frame, p, q, outerIsSource: true, address: c.pointee.virtual, port: c.pointee.virtualPort)
+        }
         let bytes = p.ipLength
         dests[Int(c.pointee.destSlot)].stats.countOut(bytes: bytes)
         serviceStats[Int(c.pointee.service)].countOut(bytes: bytes)

@@ -37,9 +37,10 @@ extension Director {
         }
         if c.pointee.method == ForwardingMethod.masquerade.rawValue {
             rewriteDestination(&frame, p, address: c.pointee.dest, port: c.pointee.destPort)
-        } else if c.pointee.method == ForwardingMethod.doubleNAT.rawValue {
-            rewriteBoth(&frame, p, source: c.pointee.virtual, sport: c.pointee.localPort,
-                        destination: c.pointee.dest, dport: c.pointee.destPort)
+        } else if c.pointee.flags & Connection.flagLocalOut != 0 {
+            // Double-NAT (VIP:vdport) or FULLNAT (LIP:lport): the OUT key's end is the new source.
+            let (source, sport) = table.outPeer(c)
+            rewriteBoth(&frame, p, source: source, sport: sport, destination: c.pointee.dest, dport: c.pointee.destPort)
         }
         let bytes = p.ipLength
         dests[Int(c.pointee.destSlot)].stats.countIn(bytes: bytes)
@@ -54,7 +55,7 @@ extension Director {
     func outbound(_ frame: inout Frame, _ p: PacketInfo, _ ci: UInt32, _ now: Timestamp) -> Verdict {
         let c = table.entries + Int(ci)
         let method = c.pointee.method
-        guard method == ForwardingMethod.masquerade.rawValue || method == ForwardingMethod.doubleNAT.rawValue else {
+        guard method == ForwardingMethod.masquerade.rawValue || c.pointee.flags & Connection.flagLocalOut != 0 else {
             return notOurs()
         }
         c.pointee.flags &= ~Connection.flagNoOutput

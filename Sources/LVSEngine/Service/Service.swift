@@ -10,13 +10,18 @@ public struct ServiceSpec: Sendable, Equatable {
     public var schedulerFlags: UInt32
     /// Persistence (ipvsadm -p/-M); nil for a non-persistent service.
     public var persistence: Persistence?
-    /// Ports Double-NAT real servers of this service see as the source port (vdport); the VIP's
-    /// service ports inside it are skipped. Unused by the other methods.
+    /// Ports Double-NAT real servers of this service see as the source port (vdport; the VIP's
+    /// service ports inside it are skipped), and FULLNAT ones as the lport. Unused otherwise.
     public var virtualPortRange: ClosedRange<UInt16>
+    /// FULLNAT local addresses (LIPs): the sources FULLNAT real servers see, each with its own
+    /// port pool over `virtualPortRange`. Required once the service has a FULLNAT server.
+    public var localAddresses: [IPAddress]
 
     public init(_ key: ServiceKey, scheduler: String = SchedulerRegistry.defaultName, schedulerFlags: UInt32 = 0,
-                persistence: Persistence? = nil, virtualPortRange: ClosedRange<UInt16> = defaultVirtualPortRange) {
+                persistence: Persistence? = nil, virtualPortRange: ClosedRange<UInt16> = defaultVirtualPortRange,
+                localAddresses: [IPAddress] = []) {
         self.key = key
+        self.localAddresses = localAddresses
         self.virtualPortRange = virtualPortRange
         self.scheduler = scheduler
         self.schedulerFlags = schedulerFlags
@@ -68,6 +73,8 @@ final class ServiceRecord {
     var persistMask = IPAddress(hi: .max, lo: .max)
     /// Double-NAT vdport range (`ServiceSpec.virtualPortRange`).
     var virtualPortRange = defaultVirtualPortRange
+    /// FULLNAT local addresses (`ServiceSpec.localAddresses`).
+    var localAddresses: [IPAddress] = []
 
     init(key: ServiceKey, slot: Int, schedulerName: String, scheduler: any Scheduler, schedulerFlags: UInt32 = 0) {
         self.key = key
