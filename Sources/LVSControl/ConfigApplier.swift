@@ -40,6 +40,9 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
                 func text(_ l: [IPAddress]) -> String { "[" + l.map(\.description).joined(separator: ", ") + "]" }
                 parts.append("local_addresses \(text(old.localAddresses)) -> \(text(spec.localAddresses))")
             }
+            if spec.clientAddress != old.clientAddress {
+                parts.append("client_address \(old.clientAddress.rawValue) -> \(spec.clientAddress.rawValue)")
+            }
             return "edit service \(Self.name(spec.key)): " + parts.joined(separator: ", ")
         case .editDestination(let key, let d, let old):
             var parts: [String] = []

@@ -53,7 +53,7 @@ struct ConfigParser {
                           "timeouts", "services"]
     static let timeoutKeys = ["tcp", "tcpfin", "udp"] + ConfigTimeouts.stateKeys.keys.sorted()
     static let serviceKeys = ["protocol", "address", "port", "scheduler", "scheduler_flags", "persistence",
-                              "vdport_range", "local_addresses", "real_servers"]
+                              "vdport_range", "local_addresses", "client_address", "real_servers"]
     static let persistenceKeys = ["timeout", "netmask"]
     static let serverKeys = ["address", "port", "weight", "method", "upper_threshold", "lower_threshold"]
 
@@ -365,6 +365,17 @@ struct ConfigParser {
                 throw error(v, "at most \(Director.maxLocalAddressesPerService) local addresses per service")
             }
         }
+        var clientAddress = ClientAddressDelivery.none
+        if let v = f.optional("client_address") {
+            switch try string(v, "client_address") {
+            case "none": clientAddress = .none
+            case "proxy_v2":
+                guard proto == .tcp else { throw error(v, "'client_address: proxy_v2' is for TCP services only") }
+                clientAddress = .proxyV2
+            case "toa": throw error(v, "'client_address: toa' is not implemented yet (use proxy_v2 or none)")
+            default: throw error(v, "'client_address' must be none or proxy_v2, got \(Self.describe(v))")
+            }
+        }
         var servers: [DestinationSpec] = []
         if let v = f.optional("real_servers") {
             guard case .sequence(let seq) = v else {
@@ -386,7 +397,8 @@ struct ConfigParser {
         }
         return ConfiguredService(
             ServiceSpec(key, scheduler: scheduler, schedulerFlags: flags, persistence: persistence,
-                        virtualPortRange: vdportRange, localAddresses: lips), servers)
+                        virtualPortRange: vdportRange, localAddresses: lips,
+                        clientAddress: clientAddress), servers)
     }
 
     /// `1024-65535`: a port range, LOW <= HIGH, both in 1...65535.

@@ -102,7 +102,9 @@ enum IPVSOption: Int, CaseIterable {
         /// SwiftLVS: `--vdport-range LOW-HIGH`, the Double-NAT/FULLNAT port range of a service.
         vdportRange,
         /// SwiftLVS: `--laddr A[,B...]`, a service's FULLNAT local addresses.
-        laddr
+        laddr,
+        /// SwiftLVS: `--client-address none|proxy_v2`, how FULLNAT servers learn the client.
+        clientAddress
 
     /// ipvsadm's `optnames`.
     var name: String {
@@ -111,7 +113,7 @@ enum IPVSOption: Int, CaseIterable {
             "forwarding-method", "weight", "u-threshold", "l-threshold", "mcast-interface", "timeout", "daemon",
             "stats", "rate", "thresholds", "persistent-conn", "nosort", "syncid", "exact", "ops", "pe",
             "sched-flags", "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen", "tun-info", "tun-type",
-            "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum", "vdport-range", "laddr",
+            "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum", "vdport-range", "laddr", "client-address",
         ][rawValue]
     }
 
@@ -134,20 +136,20 @@ enum IPVSCommandKind: Int {
     /// A row of `commands_v_options`: '+' compulsory, 'x' illegal, '1' exclusive, ' ' optional.
     var legality: [UInt8] {
         let rows = [
-            /* add    */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx  ",
-            /* edit   */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx  ",
-            /* del    */ "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* flush  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* list   */ " 11xxxxxxxxx11       xxxxxxx xxxxxxx",
-            /* addsrv */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
-            /* delsrv */ "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* editsrv*/ "xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
-            /* set    */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* startd */ "xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxx",
-            /* stopd  */ "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxx",
-            /* restore*/ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* save   */ " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* zero   */ "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* add    */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx   ",
+            /* edit   */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx   ",
+            /* del    */ "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* flush  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* list   */ " 11xxxxxxxxx11       xxxxxxx xxxxxxxx",
+            /* addsrv */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     xxx",
+            /* delsrv */ "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* editsrv*/ "xx+xxx+    xxxxxxxxxxxxxxxxxx     xxx",
+            /* set    */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* startd */ "xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxxx",
+            /* stopd  */ "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxxx",
+            /* restore*/ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* save   */ " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* zero   */ "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         ]
         return Array(rows[rawValue].utf8)
     }
@@ -162,7 +164,7 @@ enum IPVSTag: Equatable {
     case thresholds, persistentConn, noSort, sort, exact, ipv6, ops, persistenceEngine, schedFlags
     case mcastGroup, mcastPort, mcastTTL, syncMaxlen, tunInfo, tunType, tunPort, tunNoCsum, tunCsum, tunRemCsum
     /// SwiftLVS additions: `--double-nat`, `--fullnat` (forwarding methods), `--vdport-range`, `--laddr`.
-    case doubleNAT, vdportRange, fullNAT, laddr
+    case doubleNAT, vdportRange, fullNAT, laddr, clientAddress
 }
 
 struct IPVSOptionSpec {
@@ -243,6 +245,7 @@ struct IPVSOptionSpec {
         .init("vdport-range", nil, .vdportRange, .required),
         .init("fullnat", nil, .fullNAT),
         .init("laddr", nil, .laddr, .required),
+        .init("client-address", nil, .clientAddress, .required),
     ]
 
     static func long(_ name: Substring) -> IPVSOptionSpec? { all.first { $0.long.map { $0[...] == name } ?? false } }
@@ -385,6 +388,7 @@ struct IPVSParser {
     var tunnelType = 0
     var virtualPortRange = defaultVirtualPortRange
     var localAddresses: [IPAddress] = []
+    var clientAddress = ClientAddressDelivery.none
 
     var timeouts: (UInt64, UInt64, UInt64) = (0, 0, 0)
 
@@ -511,6 +515,12 @@ struct IPVSParser {
                 lips.append(a)
             }
             localAddresses = lips
+        case .clientAddress:
+            try set(.clientAddress)
+            guard let d = ClientAddressDelivery(rawValue: value) else {
+                throw .usage("illegal client-address method `\(value)' (want none or proxy_v2)")
+            }
+            clientAddress = d
         case .vdportRange:
             try set(.vdportRange)
             let parts = value.split(separator: "-", omittingEmptySubsequences: false)
@@ -740,7 +750,8 @@ struct IPVSParser {
                 ? Persistence(timeout: UInt64(persistTimeout) * 1000, netmask: persistNetmask, prefixLength: persistPrefix)
                 : nil
             let spec = ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence,
-                                   virtualPortRange: virtualPortRange, localAddresses: localAddresses)
+                                   virtualPortRange: virtualPortRange, localAddresses: localAddresses,
+                                   clientAddress: clientAddress)
             return command == .add ? .addService(spec) : .editService(spec)
         case .delete: return .deleteService(key)
         case .flush: return .clear

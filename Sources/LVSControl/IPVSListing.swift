@@ -68,6 +68,7 @@ public enum IPVSListing {
                 out += " --vdport-range \(s.virtualPortRange.lowerBound)-\(s.virtualPortRange.upperBound)"
             }
             if !s.localAddresses.isEmpty { out += " --laddr " + s.localAddresses.map(\.description).joined(separator: ",") }
+            if s.clientAddress != .none { out += " --client-address \(s.clientAddress.rawValue)" }
             out += "\n"
             for d in sortedDestinations(s) {
                 out += "-a \(svc) -r \(Endpoint(d.address, d.port)) \(forwardSwitch(d.method)) -w \(d.weight)\n"

@@ -26,6 +26,7 @@ extension Director {
         setPersistence(spec.persistence, record)
         record.virtualPortRange = spec.virtualPortRange
         record.localAddresses = spec.localAddresses
+        record.clientAddress = spec.clientAddress
         serviceStats[free] = TrafficCounters()
         rebuildIndex()
         refreshVirtualPorts(spec.key.address)
@@ -43,6 +44,7 @@ extension Director {
         setPersistence(spec.persistence, record)
         record.virtualPortRange = spec.virtualPortRange
         record.localAddresses = spec.localAddresses
+        record.clientAddress = spec.clientAddress
         refreshVirtualPorts(spec.key.address)
         guard record.schedulerName != spec.scheduler else {
             record.schedulerFlags = spec.schedulerFlags

@@ -13,11 +13,15 @@ public struct ServiceSnapshot: Sendable, Equatable {
     public var virtualPortRange: ClosedRange<UInt16>
     /// FULLNAT local addresses.
     public var localAddresses: [IPAddress]
+    /// FULLNAT client-address delivery.
+    public var clientAddress: ClientAddressDelivery
 
     public init(key: ServiceKey, scheduler: String, stats: TrafficCounters, destinations: [DestinationSnapshot],
                 schedulerFlags: UInt32 = 0, persistence: Persistence? = nil,
-                virtualPortRange: ClosedRange<UInt16> = defaultVirtualPortRange, localAddresses: [IPAddress] = []) {
+                virtualPortRange: ClosedRange<UInt16> = defaultVirtualPortRange, localAddresses: [IPAddress] = [],
+                clientAddress: ClientAddressDelivery = .none) {
         self.key = key
+        self.clientAddress = clientAddress
         self.localAddresses = localAddresses
         self.virtualPortRange = virtualPortRange
         self.persistence = persistence
@@ -30,7 +34,7 @@ public struct ServiceSnapshot: Sendable, Equatable {
     /// The spec that recreates this service (`ipvsadm -S`, configuration reloads).
     public var spec: ServiceSpec {
         ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence,
-                    virtualPortRange: virtualPortRange, localAddresses: localAddresses)
+                    virtualPortRange: virtualPortRange, localAddresses: localAddresses, clientAddress: clientAddress)
     }
 }
 
@@ -87,7 +91,8 @@ extension Director {
             return ServiceSnapshot(
                 key: r.key, scheduler: r.schedulerName, stats: serviceStats[r.slot],
                 destinations: r.destSlots.map { destinationSnapshot(dests[Int($0)]) }, schedulerFlags: r.schedulerFlags,
-                persistence: r.persistence, virtualPortRange: r.virtualPortRange, localAddresses: r.localAddresses)
+                persistence: r.persistence, virtualPortRange: r.virtualPortRange, localAddresses: r.localAddresses,
+                clientAddress: r.clientAddress)
         }
     }
 

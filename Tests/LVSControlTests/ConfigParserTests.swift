@@ -217,7 +217,7 @@ import Testing
              port: 80
              schedular: rr
          """,
-         "lvsd.yaml:5:5: unknown key 'schedular' in a service (allowed: protocol, address, port, scheduler, scheduler_flags, persistence, vdport_range, local_addresses, real_servers)"),
+         "lvsd.yaml:5:5: unknown key 'schedular' in a service (allowed: protocol, address, port, scheduler, scheduler_flags, persistence, vdport_range, local_addresses, client_address, real_servers)"),
         ("""
          interfaces: [d0]
          services:

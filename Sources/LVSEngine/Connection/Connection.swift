@@ -1,6 +1,6 @@
 import LVSPacket
 
-/// One tracked connection: 100 bytes (stride 104), preallocated in `ConnectionTable`, never heap-allocated.
+/// One tracked connection: 106 bytes (stride 112), preallocated in `ConnectionTable`, never heap-allocated.
 ///
 /// The connection is reachable by two keys (double-nat.md, "IN and OUT entries"):
 /// IN  = (proto, client, cport, virtual, vport) for client-to-server packets;
@@ -41,6 +41,10 @@ struct Connection {
     @usableFromInline var localPort: UInt16
     /// FULLNAT: the local address (LIP), as an index into `ConnectionTable.localAddresses`.
     @usableFromInline var localAddress: UInt16
+    /// PROXY v2 (FULLNAT): bytes inserted into the client's stream (the header length).
+    @usableFromInline var seqDelta: UInt16
+    /// PROXY v2: the client sequence number of its first payload byte, where the header went.
+    @usableFromInline var proxySeq: UInt32
 
     /// Counted in the destination's InActConn (IPVS IP_VS_CONN_F_INACTIVE).
     @usableFromInline static let flagInactive: UInt8 = 1
@@ -58,6 +62,10 @@ struct Connection {
     /// The OUT key's second end is (source address, localPort), not (client, clientPort):
     /// Double-NAT (VIP:vdport) and FULLNAT (LIP:lport). The port is held in that address's pool.
     @usableFromInline static let flagLocalOut: UInt8 = 32
+    /// PROXY v2: the header goes before the client's first payload byte (not seen yet).
+    @usableFromInline static let flagProxyPending: UInt8 = 64
+    /// PROXY v2: the header was inserted; client seq and server ack/SACK are shifted by `seqDelta`.
+    @usableFromInline static let flagSeqAdjust: UInt8 = 128
 }
 
 /// Index value meaning "no entry".

@@ -60,6 +60,7 @@ extension Director {
         let c = table.entries + Int(ci)
         c.pointee.localPort = UInt16(truncatingIfNeeded: localPort)
         c.pointee.localAddress = lip
+        c.pointee.seqDelta = 0
         c.pointee.client = p.src
         c.pointee.virtual = p.dst
         c.pointee.clientPort = p.srcPort
@@ -68,6 +69,7 @@ extension Director {
         c.pointee.service = UInt16(truncatingIfNeeded: svc)
         c.pointee.expires = now.milliseconds &+ Director.initialTimeout
         bind(c, ds)
+        markProxy(c, svc)
         attach(c, tpl)
         table.link(ci)
         serviceStats[svc].connections &+= 1
@@ -87,6 +89,15 @@ extension Director {
             return allocateLocalPort(svc, proto: p.l4Protocol, dest: dest.pointee.address, dport: dest.pointee.port, lip: &lip)
         default:
             return 0
+        }
+    }
+
+    /// A new FULLNAT connection of a PROXY v2 service waits for its first payload byte.
+    @inlinable @inline(__always)
+    func markProxy(_ c: UnsafeMutablePointer<Connection>, _ svc: Int) {
+        c.pointee.seqDelta = 0
+        if c.pointee.method == ForwardingMethod.fullNAT.rawValue && virtualPorts[svc].proxyV2 {
+            c.pointee.flags |= Connection.flagProxyPending
         }
     }
 
@@ -250,6 +261,7 @@ extension Director {
         c.pointee.localPort = UInt16(truncatingIfNeeded: localPort)
         c.pointee.localAddress = lip
         bind(c, ds)
+        markProxy(c, svc)
         attach(c, tpl)
         table.linkOut(ci)
         table.reschedule(ci, expires: now.milliseconds &+ Director.initialTimeout)

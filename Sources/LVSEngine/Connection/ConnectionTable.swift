@@ -59,7 +59,8 @@ struct ConnectionTable {
                 client: .zero, virtual: .zero, dest: .zero, clientPort: 0, virtualPort: 0, destPort: 0,
                 proto: 0, state: 0, flags: 0, method: 0, service: 0, destSlot: 0, nextIn: nilIndex,
                 nextOut: nilIndex, timerPrev: nilIndex, timerNext: i + 1 < capacity ? UInt32(i + 1) : nilIndex,
-                expires: 0, control: nilIndex, nControl: 0, localPort: 0, localAddress: 0))
+                expires: 0, control: nilIndex, nControl: 0, localPort: 0, localAddress: 0,
+                seqDelta: 0, proxySeq: 0))
         }
         freeHead = 0
         lastTick = now.milliseconds >> Self.tickShift

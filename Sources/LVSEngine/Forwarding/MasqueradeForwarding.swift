@@ -41,6 +41,11 @@ extension Director {
             // Double-NAT (VIP:vdport) or FULLNAT (LIP:lport): the OUT key's end is the new source.
             let (source, sport) = table.outPeer(c)
             rewriteBoth(&frame, p, source: source, sport: sport, destination: c.pointee.dest, dport: c.pointee.destPort)
+            if c.pointee.flags & (Connection.flagProxyPending | Connection.flagSeqAdjust) != 0 && isTCP
+                && !proxyInbound(&frame, p, c)
+            {
+                return drop(.noRoomForHeader)
+            }
         }
         let bytes = p.ipLength
         dests[Int(c.pointee.destSlot)].stats.countIn(bytes: bytes)
@@ -69,6 +74,7 @@ extension Director {
         } else {
             rewriteBoth(&frame, p, source: c.pointee.virtual, sport: c.pointee.virtualPort,
                         destination: c.pointee.client, dport: c.pointee.clientPort)
+            if c.pointee.flags & Connection.flagSeqAdjust != 0 { proxyOutbound(&frame, p, c) }
         }
         let bytes = p.ipLength
         dests[Int(c.pointee.destSlot)].stats.countOut(bytes: bytes)

@@ -16,17 +16,29 @@ public struct ServiceSpec: Sendable, Equatable {
     /// FULLNAT local addresses (LIPs): the sources FULLNAT real servers see, each with its own
     /// port pool over `virtualPortRange`. Required once the service has a FULLNAT server.
     public var localAddresses: [IPAddress]
+    /// How FULLNAT real servers of a TCP service learn the client's address.
+    public var clientAddress: ClientAddressDelivery
 
     public init(_ key: ServiceKey, scheduler: String = SchedulerRegistry.defaultName, schedulerFlags: UInt32 = 0,
                 persistence: Persistence? = nil, virtualPortRange: ClosedRange<UInt16> = defaultVirtualPortRange,
-                localAddresses: [IPAddress] = []) {
+                localAddresses: [IPAddress] = [], clientAddress: ClientAddressDelivery = .none) {
         self.key = key
+        self.clientAddress = clientAddress
         self.localAddresses = localAddresses
         self.virtualPortRange = virtualPortRange
         self.scheduler = scheduler
         self.schedulerFlags = schedulerFlags
         self.persistence = persistence
     }
+}
+
+/// How a FULLNAT real server learns the client's address (it sees LIP:lport as its peer).
+public enum ClientAddressDelivery: String, Sendable, Hashable {
+    /// Not at all.
+    case none
+    /// A PROXY protocol v2 header before the client's first payload byte (TCP services only; the
+    /// server must expect it, e.g. nginx `listen ... proxy_protocol`).
+    case proxyV2 = "proxy_v2"
 }
 
 /// Service persistence (IPVS IP_VS_SVC_F_PERSISTENT, spec 2.4): new connections from one client
@@ -75,6 +87,7 @@ final class ServiceRecord {
     var virtualPortRange = defaultVirtualPortRange
     /// FULLNAT local addresses (`ServiceSpec.localAddresses`).
     var localAddresses: [IPAddress] = []
+    var clientAddress = ClientAddressDelivery.none
 
     init(key: ServiceKey, slot: Int, schedulerName: String, scheduler: any Scheduler, schedulerFlags: UInt32 = 0) {
         self.key = key

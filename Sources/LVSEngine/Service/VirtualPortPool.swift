@@ -55,6 +55,8 @@ struct VirtualPortRange {
     /// the next connection tries first.
     @usableFromInline var lipCount: UInt16 = 0
     @usableFromInline var lipCursor: UInt16 = 0
+    /// FULLNAT connections of this (TCP) service get a PROXY v2 header.
+    @usableFromInline var proxyV2 = false
 
     @usableFromInline init() {}
 
