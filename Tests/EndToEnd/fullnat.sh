@@ -3,7 +3,10 @@
 # neither the VIP nor the client network. The director rewrites both ends (client -> VIP:vport
 # becomes LIP:lport -> RIP:rport, LIPs from the service's local_addresses); the servers answer the
 # LIP, which sits on the director-router link, so replies come back without any route to the VIP
-# or the client. Needs root.   Tests/EndToEnd/fullnat.sh BIN_DIR
+# or the client. PROXY protocol v2 (client_address: proxy_v2): nginx `listen ... proxy_protocol`
+# logs the real client address; a 20 MB download through nginx and a 20 MB upload to a small
+# PROXY-v2-parsing python server stay intact (sequence shift over many segments). Needs root.
+#   Tests/EndToEnd/fullnat.sh BIN_DIR
 #
 #   client lvfn-c c0 10.0.4.2/24 --- d0 10.0.4.1/24  lvfn-d (lvsd; VIP 10.0.4.100)
 #                                    d1 172.16.40.1/24 (LIPs .10 .11 owned by the data plane)
@@ -101,12 +104,96 @@ services:
     real_servers:
       - {address: $(rip 1), port: 5353, method: fullnat}
       - {address: $(rip 3), port: 5353, method: fullnat}
+  - protocol: tcp
+    address: $VIP
+    port: 81
+    scheduler: rr
+    local_addresses: [$LIP2]
+    client_address: proxy_v2
+    real_servers:
+      - {address: $(rip 1), port: 8081, method: fullnat}
+      - {address: $(rip 3), port: 8081, method: fullnat}
+  - protocol: tcp
+    address: $VIP
+    port: 82
+    scheduler: rr
+    local_addresses: [$LIP1]
+    client_address: proxy_v2
+    real_servers:
+      - {address: $(rip 2), port: 8082, method: fullnat}
 YAML
+# nginx (PROXY v2 on 8081) on rs1 and rs3, each with its own prefix, pid and logs; a 20 MB file.
+mkdir -p "$WORK/www"
+head -c 20000000 /dev/urandom > "$WORK/www/big.bin"
+for i in 1 3; do
+    mkdir -p "$WORK/nginx$i/tmp"
+    cat > "$WORK/nginx$i/nginx.conf" <<NGINX
+user root;
+worker_processes 1;
+pid $WORK/nginx$i/nginx.pid;
+error_log $WORK/nginx$i/error.log;
+events { worker_connections 256; }
+http {
+    log_format pp '\$proxy_protocol_addr:\$proxy_protocol_port \$remote_addr \$status \$body_bytes_sent \$request';
+    access_log $WORK/nginx$i/access.log pp;
+    client_body_temp_path $WORK/nginx$i/tmp/body;
+    proxy_temp_path $WORK/nginx$i/tmp/proxy;
+    fastcgi_temp_path $WORK/nginx$i/tmp/fastcgi;
+    uwsgi_temp_path $WORK/nginx$i/tmp/uwsgi;
+    scgi_temp_path $WORK/nginx$i/tmp/scgi;
+    server {
+        listen 8081 proxy_protocol;
+        root $WORK/www;
+        location = /who { default_type text/plain; return 200 "rs$i \$proxy_protocol_addr:\$proxy_protocol_port\n"; }
+    }
+}
+NGINX
+    ip netns exec $P-r$i /usr/sbin/nginx -p "$WORK/nginx$i" -c "$WORK/nginx$i/nginx.conf" -g 'daemon off;' \
+        2> "$WORK/nginx$i/stderr" & disown
+done
+# A PROXY v2 HTTP server on rs2:8082 that answers POSTs with the client address it was told and
+# the MD5 of the body it received.
+cat > "$WORK/ppserver.py" <<'PY'
+import hashlib, socket, struct, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8082)); s.listen(16)
+def read(c, n, buf):
+    while len(buf) < n:
+        d = c.recv(65536)
+        if not d: raise EOFError
+        buf += d
+    return buf
+while True:
+    c, peer = s.accept()
+    try:
+        buf = read(c, 16, b"")
+        assert buf[:12] == b"\r\n\r\n\x00\r\nQUIT\n" and buf[12] == 0x21 and buf[13] == 0x11, buf[:16]
+        n = struct.unpack("!H", buf[14:16])[0]
+        buf = read(c, 16 + n, buf)
+        src = socket.inet_ntoa(buf[16:20]); sport = struct.unpack("!H", buf[24:26])[0]
+        buf = buf[16 + n:]
+        while b"\r\n\r\n" not in buf: buf = read(c, len(buf) + 1, buf)
+        head, body = buf.split(b"\r\n\r\n", 1)
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length": length = int(v)
+        body = read(c, length, body)
+        out = ("%s:%d %d %s\n" % (src, sport, len(body), hashlib.md5(body).hexdigest())).encode()
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(out) + out)
+    except Exception as e:
+        print("error", peer, e, file=sys.stderr, flush=True)
+    finally:
+        c.close()
+PY
+ip netns exec $P-r2 python3 "$WORK/ppserver.py" 2> "$WORK/ppserver.err" & disown
 ip netns exec $P-d "$BIN/lvsd" -f "$WORK/lvsd.yaml" 2> "$WORK/lvsd.log" &
 LVSD_PID=$!
 disown
 wait_for test -S "$LVSD_SOCKET" || { cat "$WORK/lvsd.log"; echo "0 passed, 1 failed"; exit 1; }
 for i in 1 2 3 4; do wait_for ip netns exec $P-r$i bash -c "exec 3<>/dev/tcp/127.0.0.1/8080"; done
+for i in 1 3; do wait_for ip netns exec $P-r$i bash -c "exec 3<>/dev/tcp/127.0.0.1/8081"; done
+wait_for ip netns exec $P-r2 bash -c "exec 3<>/dev/tcp/127.0.0.1/8082"
 
 if ip netns exec $P-rt ip route get $VIP >/dev/null 2>&1 || ip netns exec $P-rt ip route get 10.0.4.2 >/dev/null 2>&1; then
     bad "lab: the router must know neither the VIP nor the clients" "$(ip netns exec $P-rt ip route)"
@@ -157,6 +244,36 @@ else
     bad "frame counts" "to_real_server=$to_rs to_client=$to_client"
 fi
 
+echo "== PROXY protocol v2"
+who=$(for i in 1 2 3 4; do ip netns exec $P-c curl -s -m 5 http://$VIP:81/who; done)
+if [ "$(echo "$who" | grep -cE '^rs[13] 10\.0\.4\.2:[0-9]+$')" = 4 ] && echo "$who" | grep -q '^rs1 ' && echo "$who" | grep -q '^rs3 '; then
+    ok "nginx (listen ... proxy_protocol) on rs1 and rs3 sees the real client: $(echo $who)"
+else
+    bad "nginx PROXY v2" "$who" "$(cat "$WORK"/nginx*/error.log 2>/dev/null | tail -3)"
+fi
+logged=$(cat "$WORK/nginx1/access.log" "$WORK/nginx3/access.log" 2>/dev/null | awk '{print $1, $2}' | sort -u)
+if [ -n "$logged" ] && ! echo "$logged" | grep -vqE "^10\.0\.4\.2:[0-9]+ $LIP2$"; then
+    ok "nginx access logs: \$proxy_protocol_addr = 10.0.4.2, \$remote_addr = the LIP $LIP2"
+else
+    bad "nginx access log" "$logged"
+fi
+want=$(md5sum < "$WORK/www/big.bin" | cut -d' ' -f1)
+got=$(ip netns exec $P-c curl -s -m 60 http://$VIP:81/big.bin | md5sum | cut -d' ' -f1)
+[ "$got" = "$want" ] && ok "20 MB download through PROXY v2 intact (md5 $want)" || bad "PROXY v2 download" "got md5 $got want $want"
+ans=$(ip netns exec $P-c curl -s -m 60 --data-binary @"$WORK/www/big.bin" -H "Expect:" http://$VIP:82/upload)
+read -r told len sum <<< "$ans"
+if [[ "$told" == 10.0.4.2:* ]] && [ "$len" = 20000000 ] && [ "$sum" = "$want" ]; then
+    ok "20 MB upload through PROXY v2 intact, the server was told client $told (md5 $sum)"
+else
+    bad "PROXY v2 upload" "answer: $ans" "want: 10.0.4.2:PORT 20000000 $want" "$(tail -3 "$WORK/ppserver.err")"
+fi
+load=$(ip netns exec $P-c wrk -t1 -c8 -d3s --timeout 3s http://$VIP:81/who 2>&1)
+lreqs=$(echo "$load" | awk '/requests in/ {print $1}')
+[ -n "$lreqs" ] && [ "$lreqs" -gt 300 ] && ! echo "$load" | grep -qE "Socket errors|Non-2xx" \
+    && ok "wrk against nginx over PROXY v2: $lreqs requests, 0 errors" || bad "PROXY v2 wrk" "$load"
+room=$(metric 'lvs_drops_total{reason="no_room_for_header"}')
+[ "$room" = 0 ] && ok "no frame lacked room for the header (no_room_for_header: 0)" || bad "no_room_for_header" "$room"
+
 listing=$("$BIN/lvsadm" -L -n)
 if [ "$(echo "$listing" | grep -cE '^  -> 192\.168\.3[12]\.1[12]:8080 +FullNat +1 ')" = 4 ]; then
     ok "lvsadm -L lists the four servers as FullNat"
@@ -164,8 +281,9 @@ else
     bad "listing" "$listing"
 fi
 saved=$("$BIN/lvsadm" -S -n)
-if echo "$saved" | grep -q -- "--laddr $LIP1,$LIP2" && echo "$saved" | grep -q -- "-r $(rip 4):8080 --fullnat"; then
-    ok "lvsadm -S writes --laddr and --fullnat"
+if echo "$saved" | grep -q -- "--laddr $LIP1,$LIP2" && echo "$saved" | grep -q -- "-r $(rip 4):8080 --fullnat" \
+    && echo "$saved" | grep -q -- "--laddr $LIP2 --client-address proxy_v2"; then
+    ok "lvsadm -S writes --laddr, --client-address and --fullnat"
 else
     bad "save" "$saved"
 fi
