@@ -369,11 +369,10 @@ struct ConfigParser {
         if let v = f.optional("client_address") {
             switch try string(v, "client_address") {
             case "none": clientAddress = .none
-            case "proxy_v2":
-                guard proto == .tcp else { throw error(v, "'client_address: proxy_v2' is for TCP services only") }
-                clientAddress = .proxyV2
-            case "toa": throw error(v, "'client_address: toa' is not implemented yet (use proxy_v2 or none)")
-            default: throw error(v, "'client_address' must be none or proxy_v2, got \(Self.describe(v))")
+            case "proxy_v2", "toa":
+                guard proto == .tcp else { throw error(v, "'client_address: \(try string(v, "client_address"))' is for TCP services only") }
+                clientAddress = try string(v, "client_address") == "toa" ? .toa : .proxyV2
+            default: throw error(v, "'client_address' must be none, proxy_v2 or toa, got \(Self.describe(v))")
             }
         }
         var servers: [DestinationSpec] = []

@@ -518,7 +518,7 @@ struct IPVSParser {
         case .clientAddress:
             try set(.clientAddress)
             guard let d = ClientAddressDelivery(rawValue: value) else {
-                throw .usage("illegal client-address method `\(value)' (want none or proxy_v2)")
+                throw .usage("illegal client-address method `\(value)' (want none, proxy_v2 or toa)")
             }
             clientAddress = d
         case .vdportRange:

@@ -58,6 +58,7 @@ extension Director {
         let v = virtualPorts + r.slot
         v.pointee.lipCount = UInt16(n)
         v.pointee.proxyV2 = r.clientAddress == .proxyV2 && r.key.proto == .tcp
+        v.pointee.toa = r.clientAddress == .toa && r.key.proto == .tcp
         if v.pointee.lipCursor >= UInt16(max(n, 1)) { v.pointee.lipCursor = 0 }
         v.pointee.low = r.virtualPortRange.lowerBound
         v.pointee.high = r.virtualPortRange.upperBound
@@ -65,8 +66,8 @@ extension Director {
     }
 
     func validateLocalAddresses(_ spec: ServiceSpec) throws(DirectorError) {
-        if spec.clientAddress == .proxyV2 && spec.key.proto != .tcp {
-            throw .invalid("PROXY protocol v2 client addresses are for TCP services only")
+        if spec.clientAddress != .none && spec.key.proto != .tcp {
+            throw .invalid("client addresses (PROXY protocol v2, TOA) are for TCP services only")
         }
         guard spec.localAddresses.count <= Director.maxLocalAddressesPerService else {
             throw .invalid("at most \(Director.maxLocalAddressesPerService) local addresses per service")

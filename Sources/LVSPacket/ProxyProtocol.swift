@@ -34,3 +34,23 @@ public enum ProxyProtocolV2 {
         }
     }
 }
+
+/// The TOA TCP option ("TCP Option Address", DPVS `kmod/toa/toa.h`): kind 254, then the client's
+/// port and address; length 8 for IPv4 (`|254|8|port|ip4|`) and 20 for IPv6 (`|254|20|port|ip6|`,
+/// the DPVS/TOA-module IPv6 variant). A TOA kernel module on the real server makes getpeername()
+/// return that address.
+public enum TOAOption {
+    public static let kind: UInt8 = 254
+
+    @inlinable @inline(__always)
+    public static func length(ipv4: Bool) -> Int { ipv4 ? 8 : 20 }
+
+    /// Writes the option at `p` (`length(ipv4:)` bytes).
+    @inlinable
+    public static func write(_ p: UnsafeMutableRawPointer, address: IPAddress, port: UInt16) {
+        p.setU8(kind, 0)
+        p.setU8(UInt8(length(ipv4: address.isIPv4)), 1)
+        p.setBE16(port, 2)
+        if address.isIPv4 { p.setRaw32(address.v4Raw, 4) } else { p.setAddress16(address, 4) }
+    }
+}

@@ -92,11 +92,12 @@ extension Director {
         }
     }
 
-    /// A new FULLNAT connection of a PROXY v2 service waits for its first payload byte.
+    /// A new FULLNAT connection of a PROXY v2 or TOA service waits for its first payload byte
+    /// (PROXY v2) or its first ACK after the handshake (TOA).
     @inlinable @inline(__always)
     func markProxy(_ c: UnsafeMutablePointer<Connection>, _ svc: Int) {
         c.pointee.seqDelta = 0
-        if c.pointee.method == ForwardingMethod.fullNAT.rawValue && virtualPorts[svc].proxyV2 {
+        if c.pointee.method == ForwardingMethod.fullNAT.rawValue && (virtualPorts[svc].proxyV2 || virtualPorts[svc].toa) {
             c.pointee.flags |= Connection.flagProxyPending
         }
     }

@@ -41,10 +41,12 @@ extension Director {
             // Double-NAT (VIP:vdport) or FULLNAT (LIP:lport): the OUT key's end is the new source.
             let (source, sport) = table.outPeer(c)
             rewriteBoth(&frame, p, source: source, sport: sport, destination: c.pointee.dest, dport: c.pointee.destPort)
-            if c.pointee.flags & (Connection.flagProxyPending | Connection.flagSeqAdjust) != 0 && isTCP
-                && !proxyInbound(&frame, p, c)
-            {
-                return drop(.noRoomForHeader)
+            if c.pointee.flags & (Connection.flagProxyPending | Connection.flagSeqAdjust) != 0 && isTCP {
+                if virtualPorts[svc].toa {
+                    if c.pointee.flags & Connection.flagProxyPending != 0 { toaInbound(&frame, p, c) }
+                } else if !proxyInbound(&frame, p, c) {
+                    return drop(.noRoomForHeader)
+                }
             }
         }
         let bytes = p.ipLength
@@ -75,6 +77,11 @@ extension Director {
             rewriteBoth(&frame, p, source: c.pointee.virtual, sport: c.pointee.virtualPort,
                         destination: c.pointee.client, dport: c.pointee.clientPort)
             if c.pointee.flags & Connection.flagSeqAdjust != 0 { proxyOutbound(&frame, p, c) }
+            if c.pointee.flags & Connection.flagProxyPending != 0 && p.l4Protocol == IPProto.tcp
+                && virtualPorts[Int(c.pointee.service)].toa
+            {
+                toaClampMSS(frame, p)
+            }
         }
         let bytes = p.ipLength
         dests[Int(c.pointee.destSlot)].stats.countOut(bytes: bytes)

@@ -91,8 +91,7 @@ extension Director {
     }
 
     /// Moves the payload (and any Ethernet padding) up and writes the PROXY v2 header in front of
-    /// it; fixes the IP length (and IPv4 header checksum) and recomputes the TCP checksum (full,
-    /// or the pseudo-header part for a partial checksum). False when the frame has no room.
+    /// it; fixes the IP length and checksums (`grewTCP`). False when the frame has no room.
     @inlinable
     func insertProxyHeader(_ frame: inout Frame, _ p: PacketInfo, _ c: UnsafeMutablePointer<Connection>,
                            headerLength: Int) -> Bool {
@@ -104,28 +103,7 @@ extension Director {
         ProxyProtocolV2.write(frame.base + at, source: c.pointee.client, sport: c.pointee.clientPort,
                               destination: c.pointee.virtual, dport: c.pointee.virtualPort)
         frame.length &+= n
-        let l3 = frame.base + p.l3Offset
-        let src: IPAddress
-        let dst: IPAddress
-        if v4 {
-            let ip = IPv4View(unchecked: l3)
-            ip.totalLength = UInt16(truncatingIfNeeded: p.ipLength &+ n)
-            ip.updateChecksum()
-            src = ip.source
-            dst = ip.destination
-        } else {
-            let ip = IPv6View(unchecked: l3)
-            ip.payloadLength = UInt16(truncatingIfNeeded: Int(ip.payloadLength) &+ n)
-            src = ip.source
-            dst = ip.destination
-        }
-        let l4 = frame.base + p.l4Offset
-        let length = p.l4Length &+ n
-        let pseudo = Checksum.pseudoHeader(src: src, dst: dst, protocol: IPProto.tcp, length: length)
-        l4.setRaw16(0, TCPView.checksumOffset)
-        let check = frame.checksumPartial
-            ? Checksum.fold(pseudo) : Checksum.compute(UnsafeRawPointer(l4), count: length, initial: pseudo)
-        l4.setRaw16(check, TCPView.checksumOffset)
+        Director.grewTCP(frame, p, by: n)
         return true
     }
 }

@@ -39,6 +39,9 @@ public enum ClientAddressDelivery: String, Sendable, Hashable {
     /// A PROXY protocol v2 header before the client's first payload byte (TCP services only; the
     /// server must expect it, e.g. nginx `listen ... proxy_protocol`).
     case proxyV2 = "proxy_v2"
+    /// The TOA TCP option (kind 254) on the first ACK after the handshake (TCP services only; the
+    /// server needs a TOA kernel module to read it).
+    case toa
 }
 
 /// Service persistence (IPVS IP_VS_SVC_F_PERSISTENT, spec 2.4): new connections from one client

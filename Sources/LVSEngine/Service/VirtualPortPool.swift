@@ -57,6 +57,8 @@ struct VirtualPortRange {
     @usableFromInline var lipCursor: UInt16 = 0
     /// FULLNAT connections of this (TCP) service get a PROXY v2 header.
     @usableFromInline var proxyV2 = false
+    /// FULLNAT connections of this (TCP) service get the TOA option.
+    @usableFromInline var toa = false
 
     @usableFromInline init() {}
 
