@@ -5,7 +5,9 @@
 # LIP, which sits on the director-router link, so replies come back without any route to the VIP
 # or the client. PROXY protocol v2 (client_address: proxy_v2): nginx `listen ... proxy_protocol`
 # logs the real client address; a 20 MB download through nginx and a 20 MB upload to a small
-# PROXY-v2-parsing python server stay intact (sequence shift over many segments). Needs root.
+# PROXY-v2-parsing python server stay intact (sequence shift over many segments). TOA
+# (client_address: toa): a raw-socket capture in the server's namespace shows option 254 with the
+# client's address on the first ACK after the handshake. Needs root.
 #   Tests/EndToEnd/fullnat.sh BIN_DIR
 #
 #   client lvfn-c c0 10.0.4.2/24 --- d0 10.0.4.1/24  lvfn-d (lvsd; VIP 10.0.4.100)
@@ -121,7 +123,16 @@ services:
     client_address: proxy_v2
     real_servers:
       - {address: $(rip 2), port: 8082, method: fullnat}
+  - protocol: tcp
+    address: $VIP
+    port: 83
+    scheduler: rr
+    local_addresses: [$LIP1]
+    client_address: toa
+    real_servers:
+      - {address: $(rip 4), port: 8083, method: fullnat}
 YAML
+ip netns exec $P-r4 "$BIN/lvs-demo" serve rs4-toa 8083 & disown
 # nginx (PROXY v2 on 8081) on rs1 and rs3, each with its own prefix, pid and logs; a 20 MB file.
 mkdir -p "$WORK/www"
 head -c 20000000 /dev/urandom > "$WORK/www/big.bin"
@@ -194,6 +205,7 @@ wait_for test -S "$LVSD_SOCKET" || { cat "$WORK/lvsd.log"; echo "0 passed, 1 fai
 for i in 1 2 3 4; do wait_for ip netns exec $P-r$i bash -c "exec 3<>/dev/tcp/127.0.0.1/8080"; done
 for i in 1 3; do wait_for ip netns exec $P-r$i bash -c "exec 3<>/dev/tcp/127.0.0.1/8081"; done
 wait_for ip netns exec $P-r2 bash -c "exec 3<>/dev/tcp/127.0.0.1/8082"
+wait_for ip netns exec $P-r4 bash -c "exec 3<>/dev/tcp/127.0.0.1/8083"
 
 if ip netns exec $P-rt ip route get $VIP >/dev/null 2>&1 || ip netns exec $P-rt ip route get 10.0.4.2 >/dev/null 2>&1; then
     bad "lab: the router must know neither the VIP nor the clients" "$(ip netns exec $P-rt ip route)"
@@ -273,6 +285,48 @@ lreqs=$(echo "$load" | awk '/requests in/ {print $1}')
     && ok "wrk against nginx over PROXY v2: $lreqs requests, 0 errors" || bad "PROXY v2 wrk" "$load"
 room=$(metric 'lvs_drops_total{reason="no_room_for_header"}')
 [ "$room" = 0 ] && ok "no frame lacked room for the header (no_room_for_header: 0)" || bad "no_room_for_header" "$room"
+
+echo "== TOA"
+# The server cannot read TOA without a kernel module: a raw-socket sniffer on rs4's eth0 reports
+# the TCP options of segments to port 8083 (the first one after the SYN must carry kind 254).
+cat > "$WORK/sniff.py" <<'PY'
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+s.bind(("eth0", 0)); s.settimeout(0.5)
+open(sys.argv[1], "w").close()
+end = time.time() + 8
+while time.time() < end:
+    try: f = s.recv(65535)
+    except socket.timeout: continue
+    ip = f[14:]
+    if ip[9] != 6: continue
+    tcp = ip[(ip[0] & 15) * 4:]
+    if struct.unpack("!H", tcp[2:4])[0] != 8083: continue
+    flags = tcp[13]; doff = (tcp[12] >> 4) * 4; o = 20; found = None
+    while o < doff:
+        k = tcp[o]
+        if k == 0: break
+        if k == 1: o += 1; continue
+        l = tcp[o + 1]
+        if k == 254 and l == 8: found = "%s:%d" % (socket.inet_ntoa(tcp[o + 4:o + 8]), struct.unpack("!H", tcp[o + 2:o + 4])[0])
+        o += max(l, 2)
+    kind = "syn" if flags & 2 else "ack" if flags & 16 else "other"
+    print(kind, "toa=" + (found or "none"), flush=True)
+    if kind == "ack": break
+PY
+ip netns exec $P-r4 python3 "$WORK/sniff.py" "$WORK/sniff.ready" > "$WORK/sniff.out" 2>&1 &
+SNIFF=$!
+wait_for test -e "$WORK/sniff.ready"
+toaout=$(ip netns exec $P-c curl -s -m 5 http://$VIP:83/)
+wait $SNIFF
+sn=$(cat "$WORK/sniff.out")
+first_syn=$(echo "$sn" | grep -m1 '^syn')
+first_ack=$(echo "$sn" | grep -m1 '^ack')
+if [ "$toaout" = rs4-toa ] && [ "$first_syn" = "syn toa=none" ] && [[ "$first_ack" == "ack toa=10.0.4.2:"* ]]; then
+    ok "TOA: the SYN has none, the first ACK after the handshake carries option 254 = ${first_ack#ack toa=} (curl answered $toaout)"
+else
+    bad "TOA" "curl: $toaout" "$sn"
+fi
 
 listing=$("$BIN/lvsadm" -L -n)
 if [ "$(echo "$listing" | grep -cE '^  -> 192\.168\.3[12]\.1[12]:8080 +FullNat +1 ')" = 4 ]; then
