@@ -45,19 +45,37 @@ rip() { case $1 in 1) echo 192.168.31.11;; 2) echo 192.168.31.12;; 3) echo 192.1
 
 echo "== lab (router namespace without routes to the VIP or the clients)"
 down
-for ns in c d rt r1 r2 r3 r4; do
+for ns in c d rt r1 r2 r3 r4 r5; do
     ip netns add $P-$ns
     ip -n $P-$ns link set lo up
-    ip netns exec $P-$ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+    v6=1
+    case $ns in c|d|rt|r5) v6=0;; esac
+    ip netns exec $P-$ns sysctl -qw net.ipv6.conf.all.disable_ipv6=$v6
+    ip netns exec $P-$ns sysctl -qw net.ipv6.conf.default.disable_ipv6=$v6
 done
+ip netns exec $P-d sysctl -qw net.ipv6.conf.all.forwarding=0
 ip netns exec $P-d sysctl -qw net.ipv4.ip_forward=0
 ip netns exec $P-rt sysctl -qw net.ipv4.ip_forward=1
 ip link add c0 netns $P-c type veth peer name d0 netns $P-d
 ip -n $P-c addr add 10.0.4.2/24 dev c0
 ip -n $P-d addr add 10.0.4.1/24 dev d0
+ip -n $P-c addr add fd00:4::2/64 dev c0 nodad
+ip -n $P-d addr add fd00:4::1/64 dev d0 nodad
 ip link add d1 netns $P-d type veth peer name rt0 netns $P-rt
 ip -n $P-d addr add 172.16.40.1/24 dev d1
-ip -n $P-rt addr add 172.16.40.2/24 dev rt0
+ip -n $P-d addr add fd00:40::1/64 dev d1 nodad
+# The director-router link is a bridge in the router namespace, so an IPv6 server (rs5) can sit
+# on it with its default route via the router, not the director.
+ip -n $P-rt link add brL type bridge
+ip -n $P-rt link set rt0 master brL up
+ip -n $P-rt addr add 172.16.40.2/24 dev brL
+ip -n $P-rt addr add fd00:40::2/64 dev brL nodad
+ip netns exec $P-rt sysctl -qw net.ipv6.conf.all.forwarding=1
+ip link add eth0 netns $P-r5 type veth peer name rs5 netns $P-rt
+ip -n $P-r5 addr add fd00:40::5/64 dev eth0 nodad
+ip -n $P-r5 link set eth0 up
+ip -n $P-r5 -6 route add default via fd00:40::2
+ip -n $P-rt link set rs5 master brL up
 ip -n $P-rt link add brA type bridge
 ip -n $P-rt link add brB type bridge
 ip -n $P-rt addr add 192.168.31.1/24 dev brA
@@ -74,7 +92,7 @@ done
 ip -n $P-c link set c0 up
 ip -n $P-d link set d0 up
 ip -n $P-d link set d1 up
-for l in rt0 brA brB; do ip -n $P-rt link set $l up; done
+for l in rt0 brL brA brB; do ip -n $P-rt link set $l up; done
 
 for i in 1 2 3 4; do
     ip netns exec $P-r$i "$BIN/lvs-demo" serve rs$i 8080 & disown
@@ -131,8 +149,16 @@ services:
     client_address: toa
     real_servers:
       - {address: $(rip 4), port: 8083, method: fullnat}
+  - protocol: tcp
+    address: fd00:4::100
+    port: 80
+    scheduler: rr
+    local_addresses: [fd00:40::10]
+    real_servers:
+      - {address: fd00:40::5, port: 8080, method: fullnat}
 YAML
 ip netns exec $P-r4 "$BIN/lvs-demo" serve rs4-toa 8083 & disown
+ip netns exec $P-r5 "$BIN/lvs-demo" serve rs5-v6 8080 & disown
 # nginx (PROXY v2 on 8081) on rs1 and rs3, each with its own prefix, pid and logs; a 20 MB file.
 mkdir -p "$WORK/www"
 head -c 20000000 /dev/urandom > "$WORK/www/big.bin"
@@ -206,6 +232,7 @@ for i in 1 2 3 4; do wait_for ip netns exec $P-r$i bash -c "exec 3<>/dev/tcp/127
 for i in 1 3; do wait_for ip netns exec $P-r$i bash -c "exec 3<>/dev/tcp/127.0.0.1/8081"; done
 wait_for ip netns exec $P-r2 bash -c "exec 3<>/dev/tcp/127.0.0.1/8082"
 wait_for ip netns exec $P-r4 bash -c "exec 3<>/dev/tcp/127.0.0.1/8083"
+wait_for ip netns exec $P-r5 bash -c "exec 3<>/dev/tcp/127.0.0.1/8080"
 
 if ip netns exec $P-rt ip route get $VIP >/dev/null 2>&1 || ip netns exec $P-rt ip route get 10.0.4.2 >/dev/null 2>&1; then
     bad "lab: the router must know neither the VIP nor the clients" "$(ip netns exec $P-rt ip route)"
@@ -285,6 +312,25 @@ lreqs=$(echo "$load" | awk '/requests in/ {print $1}')
     && ok "wrk against nginx over PROXY v2: $lreqs requests, 0 errors" || bad "PROXY v2 wrk" "$load"
 room=$(metric 'lvs_drops_total{reason="no_room_for_header"}')
 [ "$room" = 0 ] && ok "no frame lacked room for the header (no_room_for_header: 0)" || bad "no_room_for_header" "$room"
+
+echo "== IPv6 FULLNAT"
+n6=0
+for i in $(seq 10); do [ "$(ip netns exec $P-c curl -s -m 5 "http://[fd00:4::100]/")" = rs5-v6 ] && n6=$((n6+1)); done
+ip netns exec $P-c wrk -t1 -c8 -d3s --timeout 3s "http://[fd00:4::100]/" > "$WORK/wrk6.out" 2>&1 &
+WRK6=$!
+sleep 1.5
+peers6=$(ip netns exec $P-r5 ss -Htn state established "( sport = :8080 )" | awk '{print $4}' | sort -u)
+wait $WRK6
+out6=$(cat "$WORK/wrk6.out")
+reqs6=$(echo "$out6" | awk '/requests in/ {print $1}')
+[ "$n6" = 10 ] && ok "IPv6: 10 curl requests to [fd00:4::100] answered by rs5 over FULLNAT" || bad "IPv6 FULLNAT curl" "$n6/10"
+[ -n "$reqs6" ] && [ "$reqs6" -gt 300 ] && ! echo "$out6" | grep -qE "Socket errors|Non-2xx" \
+    && ok "IPv6: wrk 3 s, $reqs6 requests, 0 errors" || bad "IPv6 FULLNAT wrk" "$out6"
+if [ -n "$peers6" ] && ! echo "$peers6" | grep -vq '^\[fd00:40::10\]:'; then
+    ok "IPv6: rs5 (default route via the router) sees only the LIP [fd00:40::10] as its peer"
+else
+    bad "IPv6 peers" "$peers6"
+fi
 
 echo "== TOA"
 # The server cannot read TOA without a kernel module: a raw-socket sniffer on rs4's eth0 reports
