@@ -142,3 +142,43 @@ import Testing
         }
     }
 }
+
+/// FULLNAT's client-address delivery on the command line and in the configuration file.
+@Suite struct ClientAddressAdminTests {
+    let web = ServiceKey(.tcp, IPAddress("10.0.0.100")!, 80)
+    let lip = IPAddress("172.16.40.10")!
+
+    @Test func lvsadm() throws {
+        #expect(try IPVSCommand.parse("-A -t 10.0.0.100:80 -s rr --laddr 172.16.40.10 --client-address proxy_v2".split(separator: " ").map(String.init))
+            == .addService(ServiceSpec(web, scheduler: "rr", localAddresses: [lip], clientAddress: .proxyV2)))
+        #expect(try IPVSCommand.parse("-E -t 10.0.0.100:80 -s rr --laddr 172.16.40.10 --client-address toa".split(separator: " ").map(String.init))
+            == .editService(ServiceSpec(web, scheduler: "rr", localAddresses: [lip], clientAddress: .toa)))
+        #expect(throws: IPVSCommandError(.usage, "illegal client-address method `uoa' (want none, proxy_v2 or toa)")) {
+            try IPVSCommand.parse("-A -t 10.0.0.100:80 --client-address uoa".split(separator: " ").map(String.init))
+        }
+    }
+
+    @Test func configFile() throws {
+        let c = try LVSDConfiguration.parse(text: """
+            interfaces: [d0]
+            services:
+              - {address: 10.0.0.100, port: 80, local_addresses: [172.16.40.10], client_address: proxy_v2}
+              - {address: 10.0.0.100, port: 81, local_addresses: [172.16.40.10], client_address: toa}
+            """)
+        #expect(c.services.map(\.spec.clientAddress) == [.proxyV2, .toa])
+        do {
+            _ = try LVSDConfiguration.parse(text: """
+                interfaces: [d0]
+                services:
+                  - {protocol: udp, address: 10.0.0.100, port: 53, client_address: toa}
+                """, file: "lvsd.yaml")
+            Issue.record("accepted TOA on a UDP service")
+        } catch {
+            #expect(error.description == "lvsd.yaml:3:68: 'client_address: toa' is for TCP services only")
+        }
+        #expect(throws: DirectorError.invalid("client addresses (PROXY protocol v2, TOA) are for TCP services only")) {
+            try Director(DirectorConfiguration(connectionCapacity: 64)).addService(
+                ServiceSpec(ServiceKey(.udp, IPAddress("10.0.0.100")!, 53), clientAddress: .proxyV2))
+        }
+    }
+}
