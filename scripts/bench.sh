@@ -6,6 +6,9 @@
 #   schedulers  decisions per second of each of the 14 schedulers with 8 and 256 real servers
 #            (Mdecisions/s), called as the Director calls them; baseline = the same loop around a
 #            trivial decision. Scheduler names after the suite restrict the run.
+#   maxcc    Double-NAT maximum concurrent connections through Director.process: N=8 real servers,
+#            vdports 1024-65535 (the paper's 516,088), filled until refused, then one more attempt;
+#            then N=6, N=16, a 32k-port range and the whole port space; fill rate and table size.
 #   lab      (root) ../shared/lab's network-namespace benchmark, one run each of: direct path,
 #            nftables DNAT, haproxy tcp and SwiftLVS NAT; keep-alive req/s, new connections/s,
 #            iperf3 Gbit/s and p99, with SwiftLVS's ratios to the others. LAB_REPS (default 1)
@@ -27,6 +30,10 @@ case "$suite" in
     swift build -c release --product LVSBench >&2
     exec .build/release/LVSBench schedulers "${@:2}"
     ;;
+  maxcc)
+    swift build -c release --product LVSBench >&2
+    exec .build/release/LVSBench maxcc
+    ;;
   lab)
     exec bash scripts/lab/bench-lab.sh
     ;;
@@ -37,7 +44,7 @@ case "$suite" in
     exec bash scripts/lab/bench-l7.sh
     ;;
   *)
-    echo "usage: scripts/bench.sh engine|schedulers|lab|lab-dsr|l7" >&2
+    echo "usage: scripts/bench.sh engine|schedulers|maxcc|lab|lab-dsr|l7" >&2
     exit 2
     ;;
 esac

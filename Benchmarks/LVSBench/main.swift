@@ -13,11 +13,13 @@ case "schedulers":
     // Optional scheduler names after the suite restrict the run (all 14 by default).
     let names = Array(args.dropFirst())
     SchedulerBenchmark.run(names.isEmpty ? SchedulerRegistry.names : names)
+case "maxcc":
+    MaxCCBenchmark.run()
 case "alloc-check":
     let nat = EngineBenchmark.allocCheck()
     let tunnel = TunnelBenchmark.allocCheck()
     exit(nat && tunnel ? 0 : 1)
 default:
-    print("usage: LVSBench engine|schedulers [NAME...]|alloc-check")
+    print("usage: LVSBench engine|schedulers [NAME...]|maxcc|alloc-check")
     exit(2)
 }

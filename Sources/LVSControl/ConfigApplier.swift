@@ -42,6 +42,17 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
                 func t(_ v: UInt64?) -> String { v.map { "\($0 / 1000) s" } ?? "global" }
                 parts.append("udp_timeout \(t(old.udpTimeout)) -> \(t(spec.udpTimeout))")
             }
+            if spec.virtualPortRange != old.virtualPortRange {
+                func text(_ r: ClosedRange<UInt16>) -> String { "\(r.lowerBound)-\(r.upperBound)" }
+                parts.append("vdport_range \(text(old.virtualPortRange)) -> \(text(spec.virtualPortRange))")
+            }
+            if spec.localAddresses != old.localAddresses {
+                func text(_ l: [IPAddress]) -> String { "[" + l.map(\.description).joined(separator: ", ") + "]" }
+                parts.append("local_addresses \(text(old.localAddresses)) -> \(text(spec.localAddresses))")
+            }
+            if spec.clientAddress != old.clientAddress {
+                parts.append("client_address \(old.clientAddress.rawValue) -> \(spec.clientAddress.rawValue)")
+            }
             return "edit service \(Self.name(spec.key)): " + parts.joined(separator: ", ")
         case .editDestination(let key, let d, let old):
             var parts: [String] = []
@@ -101,12 +112,14 @@ public enum ConfigChange: Sendable, Equatable, CustomStringConvertible {
         return "{timeout: \(p.timeout / 1000), netmask: \(mask)}"
     }
 
-    /// The configuration file's names: nat, dr, tun.
+    /// The configuration file's names: nat, dr, tun, doublenat, fullnat.
     static func method(_ m: ForwardingMethod) -> String {
         switch m {
         case .masquerade: "nat"
         case .directRoute: "dr"
         case .tunnel: "tun"
+        case .doubleNAT: "doublenat"
+        case .fullNAT: "fullnat"
         }
     }
 

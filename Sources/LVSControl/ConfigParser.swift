@@ -56,7 +56,8 @@ struct ConfigParser {
                           "timeouts", "expire_quiescent_template", "services", "l7"]
     static let timeoutKeys = ["tcp", "tcpfin", "udp"] + ConfigTimeouts.stateKeys.keys.sorted()
     static let serviceKeys = ["protocol", "address", "port", "fwmark", "match", "scheduler", "scheduler_flags",
-                              "persistence", "one_packet", "udp_timeout", "real_servers"]
+                              "persistence", "one_packet", "udp_timeout", "vdport_range", "local_addresses",
+                              "client_address", "real_servers"]
     static let persistenceKeys = ["timeout", "netmask"]
     static let serverKeys = ["address", "port", "weight", "method", "tunnel", "upper_threshold", "lower_threshold"]
 
@@ -395,6 +396,35 @@ struct ConfigParser {
             let seconds: UInt64 = try integer(v, "udp_timeout", ConfigTimeouts.range)
             udpTimeout = seconds * 1000
         }
+        var vdportRange = defaultVirtualPortRange
+        if let v = f.optional("vdport_range") { vdportRange = try portRange(v, "vdport_range") }
+        var lips: [IPAddress] = []
+        if let v = f.optional("local_addresses") {
+            guard case .sequence(let seq) = v else {
+                throw error(v, "'local_addresses' must be a list of addresses, got \(Self.describe(v))")
+            }
+            for item in seq {
+                let a = try address(item, "local_addresses")
+                if a.isIPv4 != key.address.isIPv4 {
+                    throw error(item, "local address \(a) and the virtual service \(name(key)) must be of the same address family")
+                }
+                if lips.contains(a) { throw error(item, "local address \(a) is listed twice") }
+                lips.append(a)
+            }
+            if lips.count > Director.maxLocalAddressesPerService {
+                throw error(v, "at most \(Director.maxLocalAddressesPerService) local addresses per service")
+            }
+        }
+        var clientAddress = ClientAddressDelivery.none
+        if let v = f.optional("client_address") {
+            switch try string(v, "client_address") {
+            case "none": clientAddress = .none
+            case "proxy_v2", "toa":
+                guard proto == .tcp else { throw error(v, "'client_address: \(try string(v, "client_address"))' is for TCP services only") }
+                clientAddress = try string(v, "client_address") == "toa" ? .toa : .proxyV2
+            default: throw error(v, "'client_address' must be none, proxy_v2 or toa, got \(Self.describe(v))")
+            }
+        }
         var servers: [DestinationSpec] = []
         if let v = f.optional("real_servers") {
             guard case .sequence(let seq) = v else {
@@ -408,12 +438,16 @@ struct ConfigParser {
                     throw error(item, "duplicate real server \(ep) in service \(name(key)) (first defined at line \(line))")
                 }
                 seen[ep] = item.mark?.line ?? 0
+                if d.method == .fullNAT && lips.isEmpty {
+                    throw error(item, "real server \(ep) is fullnat, so service \(name(key)) needs 'local_addresses'")
+                }
                 servers.append(d)
             }
         }
         return ConfiguredService(
             ServiceSpec(key, scheduler: scheduler, schedulerFlags: flags, persistence: persistence, matches: matches,
-                        onePacket: onePacket, udpTimeout: udpTimeout),
+                        onePacket: onePacket, udpTimeout: udpTimeout, virtualPortRange: vdportRange,
+                        localAddresses: lips, clientAddress: clientAddress),
             servers)
     }
 
@@ -438,6 +472,16 @@ struct ConfigParser {
             out.append(m)
         }
         return out
+    }
+
+    /// `1024-65535`: a port range, LOW <= HIGH, both in 1...65535.
+    func portRange(_ node: Node, _ field: String) throws(ConfigError) -> ClosedRange<UInt16> {
+        let text = try string(node, field)
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let low = UInt16(parts[0]), let high = UInt16(parts[1]), low >= 1, low <= high else {
+            throw error(node, "'\(field)' must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535, got \(Self.describe(node))")
+        }
+        return low...high
     }
 
     /// `persistence: {timeout: 360, netmask: 255.255.255.0}` (ipvsadm -p/-M; `{}` takes the defaults:
@@ -500,7 +544,9 @@ struct ConfigParser {
             case "nat": method = .masquerade
             case "dr": method = .directRoute
             case "tun": method = .tunnel
-            default: throw error(v, "'method' must be nat, dr or tun, got \(Self.describe(v))")
+            case "doublenat": method = .doubleNAT
+            case "fullnat": method = .fullNAT
+            default: throw error(v, "'method' must be nat, dr, tun, doublenat or fullnat, got \(Self.describe(v))")
             }
         }
         if rip.isIPv4 != key.address.isIPv4 {

@@ -49,6 +49,9 @@ public struct IPVSAdmin: Sendable {
             if let current = director.service(spec.key) {
                 if keep.matches { spec.matches = current.matches }
                 if keep.udpTimeout { spec.udpTimeout = current.udpTimeout }
+                if keep.virtualPortRange { spec.virtualPortRange = current.virtualPortRange }
+                if keep.localAddresses { spec.localAddresses = current.localAddresses }
+                if keep.clientAddress { spec.clientAddress = current.clientAddress }
             }
             let edited = spec
             try engine { () throws(DirectorError) in try director.editService(edited) }

@@ -96,13 +96,21 @@ extension IPVSCommand {
 public struct ServiceExtensions: Equatable, Sendable {
     public var matches: Bool
     public var udpTimeout: Bool
-    public init(matches: Bool = false, udpTimeout: Bool = false) {
+    public var virtualPortRange: Bool
+    public var localAddresses: Bool
+    public var clientAddress: Bool
+    public init(matches: Bool = false, udpTimeout: Bool = false, virtualPortRange: Bool = false,
+                localAddresses: Bool = false, clientAddress: Bool = false) {
         self.matches = matches
         self.udpTimeout = udpTimeout
+        self.virtualPortRange = virtualPortRange
+        self.localAddresses = localAddresses
+        self.clientAddress = clientAddress
     }
 
     /// An -E that gave none of the extensions.
-    public static let notGiven = ServiceExtensions(matches: true, udpTimeout: true)
+    public static let notGiven = ServiceExtensions(
+        matches: true, udpTimeout: true, virtualPortRange: true, localAddresses: true, clientAddress: true)
 }
 
 // MARK: - Tables from ipvsadm.c
@@ -114,7 +122,13 @@ enum IPVSOption: Int, CaseIterable {
         onePacket, persistenceEngine, schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxlen, tunInfo, tunType,
         tunPort, tunNoCsum, tunCsum, tunRemCsum,
         // SwiftLVS extensions, after ipvsadm's columns.
-        match, udpTimeout
+        match, udpTimeout,
+        /// SwiftLVS: `--vdport-range LOW-HIGH`, the Double-NAT/FULLNAT port range of a service.
+        vdportRange,
+        /// SwiftLVS: `--laddr A[,B...]`, a service's FULLNAT local addresses.
+        laddr,
+        /// SwiftLVS: `--client-address none|proxy_v2`, how FULLNAT servers learn the client.
+        clientAddress
 
     /// ipvsadm's `optnames`.
     var name: String {
@@ -123,7 +137,8 @@ enum IPVSOption: Int, CaseIterable {
             "forwarding-method", "weight", "u-threshold", "l-threshold", "mcast-interface", "timeout", "daemon",
             "stats", "rate", "thresholds", "persistent-conn", "nosort", "syncid", "exact", "ops", "pe",
             "sched-flags", "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen", "tun-info", "tun-type",
-            "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum", "match", "udp-timeout",
+            "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum", "match", "udp-timeout", "vdport-range", "laddr",
+            "client-address",
         ][rawValue]
     }
 
@@ -146,20 +161,20 @@ enum IPVSCommandKind: Int {
     /// A row of `commands_v_options`: '+' compulsory, 'x' illegal, '1' exclusive, ' ' optional.
     var legality: [UInt8] {
         let rows = [
-            /* add    */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx  ",
-            /* edit   */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx  ",
-            /* del    */ "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* flush  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* list   */ " 11xxxxxxxxx11       xxxxxxx xxxxxxx",
-            /* addsrv */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
-            /* delsrv */ "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* editsrv*/ "xx+xxx+    xxxxxxxxxxxxxxxxxx     xx",
-            /* set    */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* startd */ "xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxx",
-            /* stopd  */ "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxx",
-            /* restore*/ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* save   */ " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            /* zero   */ "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* add    */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx     ",
+            /* edit   */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx     ",
+            /* del    */ "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* flush  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* list   */ " 11xxxxxxxxx11       xxxxxxx xxxxxxxxxx",
+            /* addsrv */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxx",
+            /* delsrv */ "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* editsrv*/ "xx+xxx+    xxxxxxxxxxxxxxxxxx     xxxxx",
+            /* set    */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* startd */ "xxxxxxxxxxx xxxxxxx xxxx    xxxxxxxxxxx",
+            /* stopd  */ "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxxxxxx",
+            /* restore*/ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* save   */ " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            /* zero   */ "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         ]
         return Array(rows[rawValue].utf8)
     }
@@ -174,6 +189,8 @@ enum IPVSTag: Equatable {
     case thresholds, persistentConn, noSort, sort, exact, ipv6, ops, persistenceEngine, schedFlags
     case mcastGroup, mcastPort, mcastTTL, syncMaxlen, tunInfo, tunType, tunPort, tunNoCsum, tunCsum, tunRemCsum
     case match, udpTimeout
+    /// SwiftLVS additions: `--double-nat`, `--fullnat` (forwarding methods), `--vdport-range`, `--laddr`.
+    case doubleNAT, vdportRange, fullNAT, laddr, clientAddress
 }
 
 struct IPVSOptionSpec {
@@ -252,6 +269,11 @@ struct IPVSOptionSpec {
         .init("tun-remcsum", nil, .tunRemCsum),
         .init("match", nil, .match, .required),
         .init("udp-timeout", nil, .udpTimeout, .required),
+        .init("double-nat", nil, .doubleNAT),
+        .init("vdport-range", nil, .vdportRange, .required),
+        .init("fullnat", nil, .fullNAT),
+        .init("laddr", nil, .laddr, .required),
+        .init("client-address", nil, .clientAddress, .required),
     ]
 
     static func long(_ name: Substring) -> IPVSOptionSpec? { all.first { $0.long.map { $0[...] == name } ?? false } }
@@ -358,12 +380,14 @@ struct IPVSOptionReader {
 struct IPVSParser {
     enum ServiceKind { case none, tcp, udp, sctp, fwmark }
     enum Forward {
-        case masquerade, directRoute, tunnel
+        case masquerade, directRoute, tunnel, doubleNAT, fullNAT
         var method: ForwardingMethod {
             switch self {
             case .masquerade: .masquerade
             case .directRoute: .directRoute
             case .tunnel: .tunnel
+            case .doubleNAT: .doubleNAT
+            case .fullNAT: .fullNAT
             }
         }
     }
@@ -406,6 +430,9 @@ struct IPVSParser {
     var lowerThreshold: UInt32 = 0
     var tunnelType = 0
     var tunnelPort: UInt16 = 0
+    var virtualPortRange = defaultVirtualPortRange
+    var localAddresses: [IPAddress] = []
+    var clientAddress = ClientAddressDelivery.none
 
     var timeouts: (UInt64, UInt64, UInt64) = (0, 0, 0)
 
@@ -516,6 +543,35 @@ struct IPVSParser {
         case .masquerading:
             try set(.forward)
             forward = .masquerade
+        case .doubleNAT:
+            try set(.forward)
+            forward = .doubleNAT
+        case .fullNAT:
+            try set(.forward)
+            forward = .fullNAT
+        case .laddr:
+            try set(.laddr)
+            var lips: [IPAddress] = []
+            for part in value.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let a = IPAddress(String(part)) else {
+                    throw .usage("illegal local address specified: `\(part)' (want --laddr ADDRESS[,ADDRESS...])")
+                }
+                lips.append(a)
+            }
+            localAddresses = lips
+        case .clientAddress:
+            try set(.clientAddress)
+            guard let d = ClientAddressDelivery(rawValue: value) else {
+                throw .usage("illegal client-address method `\(value)' (want none, proxy_v2 or toa)")
+            }
+            clientAddress = d
+        case .vdportRange:
+            try set(.vdportRange)
+            let parts = value.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, let low = UInt16(parts[0]), let high = UInt16(parts[1]), low >= 1, low <= high else {
+                throw .usage("illegal vdport range specified (want LOW-HIGH within 1-65535, LOW <= HIGH)")
+            }
+            virtualPortRange = low...high
         case .weight:
             try set(.weight)
             guard let w = IPVSParser.number(value, 0, 65535) else { throw .usage("illegal weight specified") }
@@ -764,11 +820,14 @@ struct IPVSParser {
                 : nil
             let spec = ServiceSpec(
                 key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence, matches: matches,
-                onePacket: onePacket, udpTimeout: udpTimeoutSeconds.map { UInt64($0) * 1000 })
+                onePacket: onePacket, udpTimeout: udpTimeoutSeconds.map { UInt64($0) * 1000 },
+                virtualPortRange: virtualPortRange, localAddresses: localAddresses, clientAddress: clientAddress)
             if command == .add { return .addService(spec) }
             // -E without an extension option keeps the service's value (ipvsadm has no such option to
-            // repeat, so replacing would silently drop a group's entries or a UDP timeout).
-            return .editService(spec, keep: ServiceExtensions(matches: !has(.match), udpTimeout: !has(.udpTimeout)))
+            // repeat, so replacing would silently drop a group's entries, a UDP timeout or LIPs).
+            return .editService(spec, keep: ServiceExtensions(
+                matches: !has(.match), udpTimeout: !has(.udpTimeout), virtualPortRange: !has(.vdportRange),
+                localAddresses: !has(.laddr), clientAddress: !has(.clientAddress)))
         case .delete: return .deleteService(key)
         case .flush: return .clear
         case .list:

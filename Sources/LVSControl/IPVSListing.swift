@@ -70,6 +70,11 @@ public enum IPVSListing {
             // SwiftLVS extensions (not in ipvsadm), so that -S | -R loses nothing.
             if !s.matches.isEmpty { out += " --match " + s.matches.map(\.description).joined(separator: ",") }
             if let t = s.udpTimeout { out += " --udp-timeout \(t / 1000)" }
+            if s.virtualPortRange != defaultVirtualPortRange {
+                out += " --vdport-range \(s.virtualPortRange.lowerBound)-\(s.virtualPortRange.upperBound)"
+            }
+            if !s.localAddresses.isEmpty { out += " --laddr " + s.localAddresses.map(\.description).joined(separator: ",") }
+            if s.clientAddress != .none { out += " --client-address \(s.clientAddress.rawValue)" }
             out += "\n"
             for d in sortedDestinations(s) {
                 out += "-a \(svc) -r \(Endpoint(d.address, d.port)) \(forwardSwitch(d.method)) -w \(d.weight)"
@@ -214,6 +219,8 @@ public enum IPVSListing {
         case .masquerade: "-m"
         case .directRoute: "-g"
         case .tunnel: "-i"
+        case .doubleNAT: "--double-nat"
+        case .fullNAT: "--fullnat"
         }
     }
 

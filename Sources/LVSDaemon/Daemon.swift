@@ -217,7 +217,8 @@ public final class Daemon: @unchecked Sendable {
     func refreshAddresses() {
         guard dataPlane != nil else { return }
         let services = dataPlane.perform { $0.services() }
-        let vips = Array(Set(services.flatMap(\.virtualAddresses)))
+        // FULLNAT local addresses are the data plane's like VIPs: ARP/NDP answers, no kernel copy.
+        let vips = Array(Set(services.flatMap(\.virtualAddresses) + services.flatMap(\.localAddresses)))
         let rips = services.flatMap { $0.destinations.map(\.address) }
         dataPlane.setVIPs(vips)
         var targets = rips

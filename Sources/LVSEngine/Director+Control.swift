@@ -95,8 +95,12 @@ extension Director {
         records[free] = record
         setPersistence(spec.persistence, record)
         applyServiceOptions(spec, record)
+        record.virtualPortRange = spec.virtualPortRange
+        record.localAddresses = spec.localAddresses
+        record.clientAddress = spec.clientAddress
         serviceStats[free] = TrafficCounters()
         rebuildIndex()
+        refreshVirtualPorts(spec.key.address)
     }
 
     /// ipvsadm -E: changes the scheduler and its flags; existing connections keep their servers.
@@ -106,8 +110,15 @@ extension Director {
         guard let s = slot(of: spec.key), let record = records[s] else { throw .noSuchService }
         try validateFlags(spec)
         try validatePlacement(spec, exceptSlot: s)
+        if spec.localAddresses.isEmpty && record.destSlots.contains(where: { dests[Int($0)].method == .fullNAT }) {
+            throw .invalid("the service has FULLNAT real servers: it needs local addresses (--laddr)")
+        }
         setPersistence(spec.persistence, record)
         applyServiceOptions(spec, record)
+        record.virtualPortRange = spec.virtualPortRange
+        record.localAddresses = spec.localAddresses
+        record.clientAddress = spec.clientAddress
+        refreshVirtualPorts(spec.key.address)
         rebuildIndex()
         guard record.schedulerName != spec.scheduler else {
             record.schedulerFlags = spec.schedulerFlags
@@ -136,7 +147,9 @@ extension Director {
             freeDestSlots.append(ds)
         }
         records[s] = nil
+        virtualPorts[s] = VirtualPortRange()
         rebuildIndex()
+        refreshVirtualPorts(key.address)
     }
 
     /// ipvsadm -C.
@@ -148,6 +161,9 @@ extension Director {
     public func addDestination(_ spec: DestinationSpec, to key: ServiceKey) throws(DirectorError) {
         guard let s = slot(of: key), let record = records[s] else { throw .serviceNotDefined }
         try validate(spec, key)
+        if spec.method == .fullNAT && record.localAddresses.isEmpty {
+            throw .invalid("a FULLNAT real server needs local addresses on its service (--laddr)")
+        }
         guard position(of: spec.address, spec.port, in: record) == nil else { throw .destinationExists }
         var ds: UInt32
         if let trashed = (0..<destHighWater).first(where: {
@@ -173,6 +189,7 @@ extension Director {
             | DestinationState.flagAvailable
         apply(spec, to: d)
         record.destSlots.append(ds)
+        refreshVirtualPorts(key.address)
         notify(record, .added(position: record.destSlots.count - 1))
     }
 
@@ -181,12 +198,16 @@ extension Director {
         guard let s = slot(of: key), let record = records[s] else { throw .serviceNotDefined }
         try validate(spec, key)
         guard let pos = position(of: spec.address, spec.port, in: record) else { throw .noSuchDestination }
+        if spec.method == .fullNAT && record.localAddresses.isEmpty {
+            throw .invalid("a FULLNAT real server needs local addresses on its service (--laddr)")
+        }
         let d = dests + Int(record.destSlots[pos])
         // IPVS clears OVERLOAD when the upper threshold is removed or raised.
         if spec.upperThreshold == 0 || spec.upperThreshold > d.pointee.upperThreshold {
             d.pointee.flags &= ~DestinationState.flagOverload
         }
         apply(spec, to: d)
+        refreshVirtualPorts(key.address)
         notify(record, .edited(position: pos))
     }
 
@@ -204,6 +225,7 @@ extension Director {
         } else {
             removedDestinationsPending += 1
         }
+        refreshVirtualPorts(key.address)
         notify(record, .removed(position: pos))
     }
 
@@ -264,6 +286,8 @@ extension Director {
         if let t = spec.udpTimeout, !(1000...(31 * 86_400_000)).contains(t) {
             throw .invalid("UDP timeout must be 1 s .. 31 days")
         }
+        try validateVirtualPortRange(spec.virtualPortRange)
+        try validateLocalAddresses(spec)
         guard spec.schedulerFlags & ~SchedulerFlags.all == 0 else {
             throw .invalid("scheduler flags must be a combination of SCHED1, SCHED2 and SCHED3 (0x38)")
         }
@@ -276,6 +300,10 @@ extension Director {
         }
         guard spec.lowerThreshold <= spec.upperThreshold || spec.upperThreshold == 0 else {
             throw .invalid("lower threshold must not exceed the upper threshold")
+        }
+        if (spec.method == .fullNAT || spec.method == .doubleNAT) && (key.isGroup || key.port == 0) {
+            // Their port pools belong to one (VIP, service port); a group or port-0 service has neither.
+            throw .invalid("FULLNAT and Double-NAT real servers need an address service (protocol, VIP, port), not a group or port-0 service")
         }
     }
 

@@ -14,14 +14,25 @@ public struct ServiceSnapshot: Sendable, Equatable {
     public var onePacket: Bool
     /// The service's own UDP timeout (ms), if set.
     public var udpTimeout: UInt64?
+    /// Double-NAT vdport range.
+    public var virtualPortRange: ClosedRange<UInt16>
+    /// FULLNAT local addresses.
+    public var localAddresses: [IPAddress]
+    /// FULLNAT client-address delivery.
+    public var clientAddress: ClientAddressDelivery
 
     public init(key: ServiceKey, scheduler: String, stats: TrafficCounters, destinations: [DestinationSnapshot],
                 schedulerFlags: UInt32 = 0, persistence: Persistence? = nil, matches: [ServiceMatch] = [],
-                onePacket: Bool = false, udpTimeout: UInt64? = nil) {
+                onePacket: Bool = false, udpTimeout: UInt64? = nil,
+                virtualPortRange: ClosedRange<UInt16> = defaultVirtualPortRange, localAddresses: [IPAddress] = [],
+                clientAddress: ClientAddressDelivery = .none) {
         self.key = key
         self.matches = matches
         self.onePacket = onePacket
         self.udpTimeout = udpTimeout
+        self.clientAddress = clientAddress
+        self.localAddresses = localAddresses
+        self.virtualPortRange = virtualPortRange
         self.persistence = persistence
         self.scheduler = scheduler
         self.schedulerFlags = schedulerFlags
@@ -35,7 +46,8 @@ public struct ServiceSnapshot: Sendable, Equatable {
     /// The spec that recreates this service (`ipvsadm -S`, configuration reloads).
     public var spec: ServiceSpec {
         ServiceSpec(key, scheduler: scheduler, schedulerFlags: schedulerFlags, persistence: persistence,
-                    matches: matches, onePacket: onePacket, udpTimeout: udpTimeout)
+                    matches: matches, onePacket: onePacket, udpTimeout: udpTimeout,
+                    virtualPortRange: virtualPortRange, localAddresses: localAddresses, clientAddress: clientAddress)
     }
 }
 
@@ -100,7 +112,8 @@ extension Director {
             return ServiceSnapshot(
                 key: r.key, scheduler: r.schedulerName, stats: serviceStats[r.slot],
                 destinations: r.destSlots.map { destinationSnapshot(dests[Int($0)]) }, schedulerFlags: r.schedulerFlags,
-                persistence: r.persistence, matches: r.matches, onePacket: r.onePacket, udpTimeout: r.udpTimeout)
+                persistence: r.persistence, matches: r.matches, onePacket: r.onePacket, udpTimeout: r.udpTimeout,
+                virtualPortRange: r.virtualPortRange, localAddresses: r.localAddresses, clientAddress: r.clientAddress)
         }
     }
 

@@ -71,6 +71,17 @@ public final class Director {
     @usableFromInline var rng: UInt64
     /// IPVS's expire_quiescent_template, settable at run time (starts as the configuration's).
     public var expireQuiescentTemplate: Bool
+    /// Double-NAT vdport range and pool per service slot (Director+VirtualPorts.swift).
+    @usableFromInline let virtualPorts: UnsafeMutablePointer<VirtualPortRange>
+    /// The shared port counts of each VIP that has Double-NAT real servers, and of each FULLNAT
+    /// local address (control plane only; the packet path sees the raw pointers).
+    var virtualPortPools: [IPAddress: VirtualPortCounts] = [:]
+    /// FULLNAT: LIP indices of each service (`maxLocalAddressesPerService` per service slot).
+    @usableFromInline let serviceLocalAddresses: UnsafeMutablePointer<UInt16>
+    /// FULLNAT: each LIP's port holder counts, by LIP index.
+    @usableFromInline let localPortCounts: UnsafeMutablePointer<UnsafeMutablePointer<UInt16>?>
+    /// FULLNAT: LIP address -> index in `table.localAddresses` (control plane only).
+    var localAddressSlots: [IPAddress: UInt16] = [:]
     /// Where batch warming stores what it loaded, so the loads are not optimised away.
     @usableFromInline var warmSink: UInt32 = 0
     /// Outer source addresses and MTU for VS/TUN, given by the data plane (`setTunnelPath`).
@@ -125,6 +136,12 @@ public final class Director {
         serviceFlags.initialize(repeating: 0, count: configuration.maxServices)
         rng = configuration.seed | 1
         expireQuiescentTemplate = configuration.expireQuiescentTemplate
+        virtualPorts = .allocate(capacity: configuration.maxServices)
+        virtualPorts.initialize(repeating: VirtualPortRange(), count: configuration.maxServices)
+        serviceLocalAddresses = .allocate(capacity: configuration.maxServices * Director.maxLocalAddressesPerService)
+        serviceLocalAddresses.initialize(repeating: 0, count: configuration.maxServices * Director.maxLocalAddressesPerService)
+        localPortCounts = .allocate(capacity: ConnectionTable.maxLocalAddresses)
+        localPortCounts.initialize(repeating: nil, count: ConnectionTable.maxLocalAddresses)
     }
 
     deinit {
@@ -138,6 +155,9 @@ public final class Director {
         persistTimeouts.deallocate()
         serviceUDPTimeouts.deallocate()
         serviceFlags.deallocate()
+        virtualPorts.deallocate()
+        serviceLocalAddresses.deallocate()
+        localPortCounts.deallocate()
     }
 
     // MARK: The per-packet entry point
@@ -173,6 +193,8 @@ public final class Director {
     public func advance(to now: Timestamp) -> Int {
         let dests = self.dests
         let persistTimeouts = self.persistTimeouts
+        let virtualPorts = self.virtualPorts
+        let localPortCounts = self.localPortCounts
         let n = table.advance(to: now) { t, i in
             let e = t.entries + Int(i)
             if e.pointee.nControl > 0 {
@@ -182,6 +204,7 @@ public final class Director {
                 return false
             }
             Director.unbind(e, dests)
+            Director.releaseVirtualPort(e, virtualPorts, localPortCounts)
             Director.releaseControl(t.entries, e, now.milliseconds, persistTimeouts)
             t.release(i)
             return true

@@ -29,15 +29,29 @@ public enum ForwardingMethod: UInt8, Sendable, Hashable, CustomStringConvertible
     case tunnel = 2
     /// VS/DR: only the next hop (L2 destination) changes; replies bypass the director.
     case directRoute = 3
+    /// FULLNAT (the Alibaba/Taobao LVS fork's IP_VS_CONN_F_FULLNAT): source -> LIP:lport from the
+    /// service's local addresses, destination -> RIP:rport; replies come back to the LIP.
+    case fullNAT = 5
+    /// Double-NAT (double-nat.md): source -> VIP:vdport, destination -> RIP:rport; replies come
+    /// back to the VIP through any route, so the director need not be the servers' gateway.
+    case doubleNAT = 6
 
-    /// The name ipvsadm's listing uses ("Masq", "Tunnel", "Route").
+    /// The name ipvsadm's listing uses ("Masq", "Tunnel", "Route"; "DblNat", "FullNat").
     public var description: String {
         switch self {
         case .masquerade: "Masq"
         case .tunnel: "Tunnel"
         case .directRoute: "Route"
+        case .doubleNAT: "DblNat"
+        case .fullNAT: "FullNat"
         }
     }
+
+    /// Replies pass back through the director (so connections step the two-way TCP table).
+    @inlinable public var repliesThroughDirector: Bool { self == .masquerade || self == .doubleNAT || self == .fullNAT }
+
+    /// Both ends are translated: the connection holds a local port (Double-NAT, FULLNAT).
+    @inlinable public var translatesSource: Bool { self == .doubleNAT || self == .fullNAT }
 }
 
 /// A virtual service's identity: (protocol, VIP, port).

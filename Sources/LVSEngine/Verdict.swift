@@ -46,6 +46,11 @@ public enum DropReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// VS/TUN could not encapsulate: no outer source address for the family, no room in the
     /// frame, or a packet too big for the path that may not be answered with frag-needed.
     case tunnelUnusable
+    /// A new Double-NAT connection found no free vdport for its real server (double-nat.md 4.2):
+    /// the range is exhausted for that RIP:rport; existing flows are kept.
+    case portsExhausted
+    /// A PROXY v2 header did not fit in the frame (or the packet would exceed 64 KiB).
+    case noRoomForHeader
 
     public var description: String {
         switch self {
@@ -59,6 +64,8 @@ public enum DropReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .badICMPChecksum: "bad_icmp_checksum"
         case .icmpUnusable: "icmp_unusable"
         case .tunnelUnusable: "tunnel_unusable"
+        case .portsExhausted: "ports_exhausted"
+        case .noRoomForHeader: "no_room_for_header"
         }
     }
 }

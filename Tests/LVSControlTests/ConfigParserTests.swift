@@ -241,7 +241,7 @@ import Testing
              port: 80
              schedular: rr
          """,
-         "lvsd.yaml:5:5: unknown key 'schedular' in a service (allowed: protocol, address, port, fwmark, match, scheduler, scheduler_flags, persistence, one_packet, udp_timeout, real_servers)"),
+         "lvsd.yaml:5:5: unknown key 'schedular' in a service (allowed: protocol, address, port, fwmark, match, scheduler, scheduler_flags, persistence, one_packet, udp_timeout, vdport_range, local_addresses, client_address, real_servers)"),
         ("""
          interfaces: [d0]
          services:
@@ -333,7 +333,7 @@ import Testing
         ("interfaces: [d0]\nservices:\n  - protocol: sctp\n    address: 10.0.1.100\n    port: 80\n",
          "lvsd.yaml:3:15: 'protocol' must be tcp or udp, got 'sctp'"),
         ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 80\n    real_servers:\n      - {address: 10.0.0.2, method: gre}\n",
-         "lvsd.yaml:6:37: 'method' must be nat, dr or tun, got 'gre'"),
+         "lvsd.yaml:6:37: 'method' must be nat, dr, tun, doublenat or fullnat, got 'gre'"),
         ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 80\n    real_servers:\n      - {address: 10.0.0.2, method: tun, tunnel: {type: gue}}\n",
          "lvsd.yaml:6:50: a gue tunnel is missing the required key 'port' (the real server's lvs-tunnel UDP port)"),
         ("interfaces: [d0]\nservices:\n  - address: 10.0.1.100\n    port: 80\n    real_servers:\n      - {address: 10.0.0.2, method: nat, tunnel: {type: ipip}}\n",

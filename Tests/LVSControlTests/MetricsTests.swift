@@ -128,6 +128,8 @@ import Testing
         lvs_drops_total{reason="bad_icmp_checksum"} 0
         lvs_drops_total{reason="icmp_unusable"} 0
         lvs_drops_total{reason="tunnel_unusable"} 0
+        lvs_drops_total{reason="ports_exhausted"} 0
+        lvs_drops_total{reason="no_room_for_header"} 0
         # HELP lvs_forwarded_frames_total Frames forwarded, by direction.
         # TYPE lvs_forwarded_frames_total counter
         lvs_forwarded_frames_total{direction="to_real_server"} 14

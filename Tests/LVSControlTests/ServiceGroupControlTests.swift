@@ -178,3 +178,19 @@ import Testing
         #expect(text.contains("# TYPE lvs_backend_rate_incoming_packets_per_second gauge"))
     }
 }
+
+/// -E keeps the FULLNAT/Double-NAT service extensions it does not name, as it keeps groups' entries.
+@Suite struct ServiceExtensionEditTests {
+    @Test func editKeepsLocalAddressesAndRange() {
+        let bench = AdminBench()
+        bench.ok("-A -t 10.0.0.100:80 -s rr --laddr 172.16.40.10 --vdport-range 2000-3000 --client-address proxy_v2")
+        bench.ok("-E -t 10.0.0.100:80 -s wlc")
+        #expect(bench.ok("-S -n")
+            == "-A -t 10.0.0.100:80 -s wlc --vdport-range 2000-3000 --laddr 172.16.40.10 --client-address proxy_v2\n")
+        let r = bench.run("-a -f 9 -r 10.0.0.2 --double-nat")
+        #expect(r.status != 0)
+        bench.ok("-A -f 9 --match tcp:10.0.0.100:81")
+        let g = bench.run("-a -f 9 -r 10.0.0.2 --double-nat")
+        #expect(g.stderr.contains("FULLNAT and Double-NAT real servers need an address service"), "\(g.stderr)")
+    }
+}

@@ -1,10 +1,12 @@
 import LVSPacket
 
-/// One tracked connection: 96 bytes, preallocated in `ConnectionTable`, never heap-allocated.
+/// One tracked connection: 106 bytes (stride 112), preallocated in `ConnectionTable`, never heap-allocated.
 ///
 /// The connection is reachable by two keys (double-nat.md, "IN and OUT entries"):
 /// IN  = (proto, client, cport, virtual, vport) for client-to-server packets;
-/// OUT = (proto, dest, dport, client, cport) for the real server's replies (NAT).
+/// OUT = (proto, dest, dport, client, cport) for the real server's replies (NAT), or
+/// (proto, dest, dport, virtual, localPort) when `flagLocalOut` is set (Double-NAT), or
+/// (proto, dest, dport, LIP, localPort) for FULLNAT (see `ConnectionTable.outPeer`).
 /// Each key has its own hash-chain link, so one probe in one direction finds the entry.
 @frozen @usableFromInline
 struct Connection {
@@ -34,6 +36,15 @@ struct Connection {
     @usableFromInline var control: UInt32
     /// For a template: connections it controls (IPVS n_control); it does not expire while > 0.
     @usableFromInline var nControl: UInt32
+    /// Double-NAT's vdport or FULLNAT's lport: the source port the real server sees (0 for the
+    /// other methods).
+    @usableFromInline var localPort: UInt16
+    /// FULLNAT: the local address (LIP), as an index into `ConnectionTable.localAddresses`.
+    @usableFromInline var localAddress: UInt16
+    /// PROXY v2 (FULLNAT): bytes inserted into the client's stream (the header length).
+    @usableFromInline var seqDelta: UInt16
+    /// PROXY v2: the client sequence number of its first payload byte, where the header went.
+    @usableFromInline var proxySeq: UInt32
 
     /// Counted in the destination's InActConn (IPVS IP_VS_CONN_F_INACTIVE).
     @usableFromInline static let flagInactive: UInt8 = 1
@@ -48,6 +59,13 @@ struct Connection {
     @usableFromInline static let flagDeadTemplate: UInt8 = 16
     /// Added to a template's protocol number in its stored key.
     @usableFromInline static let templateProto: UInt8 = 0x80
+    /// The OUT key's second end is (source address, localPort), not (client, clientPort):
+    /// Double-NAT (VIP:vdport) and FULLNAT (LIP:lport). The port is held in that address's pool.
+    @usableFromInline static let flagLocalOut: UInt8 = 32
+    /// PROXY v2: the header goes before the client's first payload byte (not seen yet).
+    @usableFromInline static let flagProxyPending: UInt8 = 64
+    /// PROXY v2: the header was inserted; client seq and server ack/SACK are shifted by `seqDelta`.
+    @usableFromInline static let flagSeqAdjust: UInt8 = 128
 }
 
 /// Index value meaning "no entry".

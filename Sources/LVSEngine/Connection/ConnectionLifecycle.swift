@@ -41,12 +41,26 @@ extension Director {
                 return nilIndex
             }
         }
+        // Double-NAT / FULLNAT: the local port comes before the entry (its OUT key needs it).
+        var lip: UInt16 = 0
+        let localPort = takeLocalPort(svc, p, ds, lip: &lip)
+        if localPort == nilIndex {
+            failure = .portsExhausted
+            return nilIndex
+        }
         let ci = table.allocate()
         if ci == nilIndex {
+            if localPort != 0 {
+                let counts = dests[Int(ds)].method == .fullNAT ? localPortCounts[Int(lip)] : virtualPorts[svc].counts
+                counts?[Int(localPort)] &-= 1
+            }
             failure = .tableFull
             return nilIndex
         }
         let c = table.entries + Int(ci)
+        c.pointee.localPort = UInt16(truncatingIfNeeded: localPort)
+        c.pointee.localAddress = lip
+        c.pointee.seqDelta = 0
         c.pointee.client = p.src
         c.pointee.virtual = p.dst
         c.pointee.clientPort = p.srcPort
@@ -55,11 +69,37 @@ extension Director {
         c.pointee.service = UInt16(truncatingIfNeeded: svc)
         c.pointee.expires = now.milliseconds &+ Director.initialTimeout
         bind(c, ds)
+        markProxy(c, svc)
         attach(c, tpl)
         table.link(ci)
         serviceStats[svc].connections &+= 1
         hot[Counter.created] &+= 1
         return ci
+    }
+
+    /// The local port (and, for FULLNAT, the LIP) a new connection to destination `ds` needs:
+    /// 0 for methods without one, `nilIndex` when the pool is exhausted for that server.
+    @inlinable @inline(__always)
+    func takeLocalPort(_ svc: Int, _ p: PacketInfo, _ ds: UInt32, lip: inout UInt16) -> UInt32 {
+        let dest = dests + Int(ds)
+        switch dest.pointee.method {
+        case .doubleNAT:
+            return allocateVirtualPort(svc, proto: p.l4Protocol, vip: p.dst, dest: dest.pointee.address, dport: dest.pointee.port)
+        case .fullNAT:
+            return allocateLocalPort(svc, proto: p.l4Protocol, dest: dest.pointee.address, dport: dest.pointee.port, lip: &lip)
+        default:
+            return 0
+        }
+    }
+
+    /// A new FULLNAT connection of a PROXY v2 or TOA service waits for its first payload byte
+    /// (PROXY v2) or its first ACK after the handshake (TOA).
+    @inlinable @inline(__always)
+    func markProxy(_ c: UnsafeMutablePointer<Connection>, _ svc: Int) {
+        c.pointee.seqDelta = 0
+        if c.pointee.method == ForwardingMethod.fullNAT.rawValue && (virtualPorts[svc].proxyV2 || virtualPorts[svc].toa) {
+            c.pointee.flags |= Connection.flagProxyPending
+        }
     }
 
     /// Links a connection to its template (IPVS ip_vs_control_add).
@@ -153,7 +193,8 @@ extension Director {
         c.pointee.state = TCPState.none.rawValue
         // Keep the in-use bit: a reused entry stays linked while it is re-pointed.
         c.pointee.flags = (c.pointee.flags & Connection.flagInUse) | Connection.flagInactive
-            | (dest.pointee.method == .masquerade ? 0 : Connection.flagNoOutput)
+            | (dest.pointee.method.repliesThroughDirector ? 0 : Connection.flagNoOutput)
+            | (dest.pointee.method.translatesSource ? Connection.flagLocalOut : 0)
         dest.pointee.bind()
     }
 
@@ -188,6 +229,7 @@ extension Director {
     func expireNow(_ ci: UInt32, now: Timestamp? = nil) {
         let c = table.entries + Int(ci)
         Director.unbind(c, dests)
+        Director.releaseVirtualPort(c, virtualPorts, localPortCounts)
         if c.pointee.control != nilIndex {
             let at = now?.milliseconds ?? table.lastTick << ConnectionTable.tickShift
             Director.releaseControl(table.entries, c, at, persistTimeouts)
@@ -214,9 +256,20 @@ extension Director {
             expireNow(ci, now: now)
             return false
         }
+        var lip: UInt16 = 0
+        let localPort = takeLocalPort(svc, p, ds, lip: &lip)
+        if localPort == nilIndex {
+            failure = .portsExhausted
+            expireNow(ci, now: now)
+            return false
+        }
         Director.unbind(c, dests)
+        Director.releaseVirtualPort(c, virtualPorts, localPortCounts)
         table.unlinkOut(ci)
+        c.pointee.localPort = UInt16(truncatingIfNeeded: localPort)
+        c.pointee.localAddress = lip
         bind(c, ds)
+        markProxy(c, svc)
         attach(c, tpl)
         table.linkOut(ci)
         table.reschedule(ci, expires: now.milliseconds &+ Director.initialTimeout)

@@ -11,6 +11,10 @@ import LVSPacket
 @usableFromInline
 struct ConnectionTable {
     @usableFromInline let entries: UnsafeMutablePointer<Connection>
+    /// FULLNAT local addresses (LIPs) by index (`Connection.localAddress`); the control plane
+    /// fills them, slots are never reused for another address.
+    @usableFromInline let localAddresses: UnsafeMutablePointer<IPAddress>
+    @usableFromInline static var maxLocalAddresses: Int { 4096 }
     @usableFromInline let buckets: UnsafeMutablePointer<UInt32>
     @usableFromInline let bucketMask: Int
     @usableFromInline let capacity: Int
@@ -40,6 +44,8 @@ struct ConnectionTable {
         self.capacity = capacity
         self.seed = seed
         entries = Self.allocateLarge(Connection.self, capacity, advise)
+        localAddresses = .allocate(capacity: Self.maxLocalAddresses)
+        localAddresses.initialize(repeating: .zero, count: Self.maxLocalAddresses)
         var b = 1
         while b < capacity * 2 { b <<= 1 }
         buckets = Self.allocateLarge(UInt32.self, b, advise)
@@ -53,7 +59,8 @@ struct ConnectionTable {
                 client: .zero, virtual: .zero, dest: .zero, clientPort: 0, virtualPort: 0, destPort: 0,
                 proto: 0, state: 0, flags: 0, method: 0, service: 0, destSlot: 0, nextIn: nilIndex,
                 nextOut: nilIndex, timerPrev: nilIndex, timerNext: i + 1 < capacity ? UInt32(i + 1) : nilIndex,
-                expires: 0, control: nilIndex, nControl: 0))
+                expires: 0, control: nilIndex, nControl: 0, localPort: 0, localAddress: 0,
+                seqDelta: 0, proxySeq: 0))
         }
         freeHead = 0
         lastTick = now.milliseconds >> Self.tickShift
@@ -63,6 +70,7 @@ struct ConnectionTable {
     /// cannot own it, and a noncopyable one trips the optimizer when stored in a class).
     func deallocate() {
         entries.deallocate()
+        localAddresses.deallocate()
         buckets.deallocate()
         wheel.deallocate()
     }
@@ -71,6 +79,15 @@ struct ConnectionTable {
     var bytesPerConnection: Double {
         Double(capacity * MemoryLayout<Connection>.stride + (bucketMask + 1) * 4 + Self.wheelSlots * 4)
             / Double(capacity)
+    }
+
+    /// The (address, port) the real server's replies are sent to: the OUT key's second end.
+    @inlinable @inline(__always)
+    func outPeer(_ e: UnsafeMutablePointer<Connection>) -> (IPAddress, UInt16) {
+        if e.pointee.flags & Connection.flagLocalOut == 0 { return (e.pointee.client, e.pointee.clientPort) }
+        let source = e.pointee.method == ForwardingMethod.fullNAT.rawValue
+            ? localAddresses[Int(e.pointee.localAddress)] : e.pointee.virtual
+        return (source, e.pointee.localPort)
     }
 
     // MARK: Hashing
@@ -138,15 +155,17 @@ struct ConnectionTable {
     /// Free entries left.
     @inlinable var free: Int { capacity - count }
 
-    /// The connection whose OUT key is (proto, dest:dport -> client:cport), or `nilIndex`.
+    /// The connection whose OUT key is (proto, dest:dport -> client:cport), or `nilIndex`
+    /// (for Double-NAT entries `client:cport` is matched against VIP:vdport).
     @inlinable @inline(__always)
     func lookupOut(_ proto: UInt8, dest: IPAddress, dport: UInt16, client: IPAddress, cport: UInt16) -> UInt32 {
         var ref = buckets[bucket(dest, dport, client, cport, proto)]
         while ref != nilIndex {
             let e = entries + Int(ref >> 1)
             if ref & 1 == 1 {
-                if e.pointee.dest == dest && e.pointee.client == client && e.pointee.destPort == dport
-                    && e.pointee.clientPort == cport && e.pointee.proto == proto
+                let (peer, peerPort) = outPeer(e)
+                if e.pointee.dest == dest && peer == client && e.pointee.destPort == dport
+                    && peerPort == cport && e.pointee.proto == proto
                 {
                     return ref >> 1
                 }
@@ -192,7 +211,8 @@ struct ConnectionTable {
     @inlinable @inline(__always)
     mutating func linkOut(_ i: UInt32) {
         let e = entries + Int(i)
-        let b = bucket(e.pointee.dest, e.pointee.destPort, e.pointee.client, e.pointee.clientPort, e.pointee.proto)
+        let (peer, peerPort) = outPeer(e)
+        let b = bucket(e.pointee.dest, e.pointee.destPort, peer, peerPort, e.pointee.proto)
         e.pointee.nextOut = buckets[b]
         buckets[b] = i << 1 | 1
     }
@@ -229,7 +249,8 @@ struct ConnectionTable {
     @inlinable
     func unlinkOut(_ i: UInt32) {
         let e = entries + Int(i)
-        unchain(i << 1 | 1, bucket: bucket(e.pointee.dest, e.pointee.destPort, e.pointee.client, e.pointee.clientPort, e.pointee.proto))
+        let (peer, peerPort) = outPeer(e)
+        unchain(i << 1 | 1, bucket: bucket(e.pointee.dest, e.pointee.destPort, peer, peerPort, e.pointee.proto))
     }
 
     /// Unlinks an entry from everything and returns it to the free list.

@@ -33,7 +33,7 @@ extension Director {
         if toVIP {
             // From the client side, about a reply we sent (VIP:vport -> client:cport).
             let ci = table.lookupIn(q.proto, client: q.dst, cport: q.dstPort, virtual: q.src, vport: q.srcPort)
-            guard ci != nilIndex else { return drop(.noConnection) }
+            guard ci != nilIndex else { return doubleNATServerError(&frame, p, q) }
             guard icmpChecksumVerifies(frame, p) else { return drop(.badICMPChecksum) }
             let c = table.entries + Int(ci)
             if c.pointee.method == ForwardingMethod.masquerade.rawValue {
@@ -43,6 +43,8 @@ extension Director {
             {
                 // VS/TUN: the error travels encapsulated, unchanged, like the connection's packets.
                 return refused
+            } else if c.pointee.flags & Connection.flagLocalOut != 0 {
+                translateDoubleNATError(&frame, p, q, ci, fromServer: false)
             }
             let bytes = p.ipLength
             dests[Int(c.pointee.destSlot)].stats.countIn(bytes: bytes)
@@ -54,9 +56,33 @@ extension Director {
         let ci = table.lookupOut(q.proto, dest: q.dst, dport: q.dstPort, client: q.src, cport: q.srcPort)
         guard ci != nilIndex else { return notOurs() }
         let c = table.entries + Int(ci)
-        guard c.pointee.method == ForwardingMethod.masquerade.rawValue else { return notOurs() }
+        if c.pointee.flags & Connection.flagLocalOut != 0 {
+            // FULLNAT: the server side addresses errors to the LIP.
+            guard icmpChecksumVerifies(frame, p) else { return drop(.badICMPChecksum) }
+            translateDoubleNATError(&frame, p, q, ci, fromServer: true)
+        } else {
+            guard c.pointee.method == ForwardingMethod.masquerade.rawValue else { return notOurs() }
+            guard icmpChecksumVerifies(frame, p) else { return drop(.badICMPChecksum) }
+            translateError(&frame, p, q, outerIsSource: true, address: c.pointee.virtual, port: c.pointee.virtualPort)
+        }
+        let bytes = p.ipLength
+        dests[Int(c.pointee.destSlot)].stats.countOut(bytes: bytes)
+        serviceStats[Int(c.pointee.service)].countOut(bytes: bytes)
+        hot[Counter.toClient] &+= 1
+        return .forward(side: .client, nextHop: c.pointee.client)
+    }
+
+    /// An error addressed to the VIP that matches no IN key: from the server side of a Double-NAT
+    /// connection (the server sent to VIP:vdport, so its errors come to the VIP), else a drop.
+    @inlinable
+    func doubleNATServerError(_ frame: inout Frame, _ p: PacketInfo, _ q: QuotedPacket) -> Verdict {
+        let ci = table.lookupOut(q.proto, dest: q.dst, dport: q.dstPort, client: q.src, cport: q.srcPort)
+        guard ci != nilIndex, table.entries[Int(ci)].flags & Connection.flagLocalOut != 0 else {
+            return drop(.noConnection)
+        }
         guard icmpChecksumVerifies(frame, p) else { return drop(.badICMPChecksum) }
-        translateError(&frame, p, q, outerIsSource: true, address: c.pointee.virtual, port: c.pointee.virtualPort)
+        translateDoubleNATError(&frame, p, q, ci, fromServer: true)
+        let c = table.entries + Int(ci)
         let bytes = p.ipLength
         dests[Int(c.pointee.destSlot)].stats.countOut(bytes: bytes)
         serviceStats[Int(c.pointee.service)].countOut(bytes: bytes)

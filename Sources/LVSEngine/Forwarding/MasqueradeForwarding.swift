@@ -47,6 +47,17 @@ extension Director {
             let refused = encapsulate(&frame, p, dest: c.pointee.dest, slot: c.pointee.destSlot, answerTooBig: true)
         {
             return refused
+        } else if c.pointee.flags & Connection.flagLocalOut != 0 {
+            // Double-NAT (VIP:vdport) or FULLNAT (LIP:lport): the OUT key's end is the new source.
+            let (source, sport) = table.outPeer(c)
+            rewriteBoth(&frame, p, source: source, sport: sport, destination: c.pointee.dest, dport: c.pointee.destPort)
+            if c.pointee.flags & (Connection.flagProxyPending | Connection.flagSeqAdjust) != 0 && isTCP {
+                if virtualPorts[svc].toa {
+                    if c.pointee.flags & Connection.flagProxyPending != 0 { toaInbound(&frame, p, c) }
+                } else if !proxyInbound(&frame, p, c) {
+                    return drop(.noRoomForHeader)
+                }
+            }
         }
         let bytes = p.ipLength
         dests[Int(c.pointee.destSlot)].stats.countIn(bytes: bytes)
@@ -63,14 +74,28 @@ extension Director {
     @inlinable @inline(__always)
     func outbound(_ frame: inout Frame, _ p: PacketInfo, _ ci: UInt32, _ now: Timestamp) -> Verdict {
         let c = table.entries + Int(ci)
-        guard c.pointee.method == ForwardingMethod.masquerade.rawValue else { return notOurs() }
+        let method = c.pointee.method
+        guard method == ForwardingMethod.masquerade.rawValue || c.pointee.flags & Connection.flagLocalOut != 0 else {
+            return notOurs()
+        }
         c.pointee.flags &= ~Connection.flagNoOutput
         if p.l4Protocol == IPProto.tcp {
             step(ci, flags: p.tcpFlags, direction: .output, now)
         } else {
             refresh(ci, expires: now.milliseconds &+ udpTimeout(Int(c.pointee.service)))
         }
-        rewriteSource(&frame, p, address: c.pointee.virtual, port: c.pointee.virtualPort)
+        if method == ForwardingMethod.masquerade.rawValue {
+            rewriteSource(&frame, p, address: c.pointee.virtual, port: c.pointee.virtualPort)
+        } else {
+            rewriteBoth(&frame, p, source: c.pointee.virtual, sport: c.pointee.virtualPort,
+                        destination: c.pointee.client, dport: c.pointee.clientPort)
+            if c.pointee.flags & Connection.flagSeqAdjust != 0 { proxyOutbound(&frame, p, c) }
+            if c.pointee.flags & Connection.flagProxyPending != 0 && p.l4Protocol == IPProto.tcp
+                && virtualPorts[Int(c.pointee.service)].toa
+            {
+                toaClampMSS(frame, p)
+            }
+        }
         let bytes = p.ipLength
         dests[Int(c.pointee.destSlot)].stats.countOut(bytes: bytes)
         serviceStats[Int(c.pointee.service)].countOut(bytes: bytes)

@@ -19,11 +19,23 @@ public struct ServiceSpec: Sendable, Equatable {
     /// This service's UDP idle timeout in milliseconds, overriding the global `--set` value; nil =
     /// the global one. (IPVS has only the global timeout; operators asked for DNS vs. streaming.)
     public var udpTimeout: UInt64?
+    /// Ports Double-NAT real servers of this service see as the source port (vdport; the VIP's
+    /// service ports inside it are skipped), and FULLNAT ones as the lport. Unused otherwise.
+    public var virtualPortRange: ClosedRange<UInt16>
+    /// FULLNAT local addresses (LIPs): the sources FULLNAT real servers see, each with its own
+    /// port pool over `virtualPortRange`. Required once the service has a FULLNAT server.
+    public var localAddresses: [IPAddress]
+    /// How FULLNAT real servers of a TCP service learn the client's address.
+    public var clientAddress: ClientAddressDelivery
 
     public init(_ key: ServiceKey, scheduler: String = SchedulerRegistry.defaultName, schedulerFlags: UInt32 = 0,
                 persistence: Persistence? = nil, matches: [ServiceMatch] = [], onePacket: Bool = false,
-                udpTimeout: UInt64? = nil) {
+                udpTimeout: UInt64? = nil, virtualPortRange: ClosedRange<UInt16> = defaultVirtualPortRange,
+                localAddresses: [IPAddress] = [], clientAddress: ClientAddressDelivery = .none) {
         self.key = key
+        self.clientAddress = clientAddress
+        self.localAddresses = localAddresses
+        self.virtualPortRange = virtualPortRange
         self.scheduler = scheduler
         self.schedulerFlags = schedulerFlags
         self.persistence = persistence
@@ -98,6 +110,18 @@ public struct ServiceMatch: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// How a FULLNAT real server learns the client's address (it sees LIP:lport as its peer).
+public enum ClientAddressDelivery: String, Sendable, Hashable {
+    /// Not at all.
+    case none
+    /// A PROXY protocol v2 header before the client's first payload byte (TCP services only; the
+    /// server must expect it, e.g. nginx `listen ... proxy_protocol`).
+    case proxyV2 = "proxy_v2"
+    /// The TOA TCP option (kind 254) on the first ACK after the handshake (TCP services only; the
+    /// server needs a TOA kernel module to read it).
+    case toa
+}
+
 /// Service persistence (IPVS IP_VS_SVC_F_PERSISTENT, spec 2.4): new connections from one client
 /// network go to the server a template remembers, until the template times out.
 public struct Persistence: Sendable, Equatable {
@@ -148,6 +172,11 @@ final class ServiceRecord {
     var templateWildPort = false
     /// `persistence.mask` for the service's family.
     var persistMask = IPAddress(hi: .max, lo: .max)
+    /// Double-NAT vdport range (`ServiceSpec.virtualPortRange`).
+    var virtualPortRange = defaultVirtualPortRange
+    /// FULLNAT local addresses (`ServiceSpec.localAddresses`).
+    var localAddresses: [IPAddress] = []
+    var clientAddress = ClientAddressDelivery.none
 
     init(key: ServiceKey, slot: Int, schedulerName: String, scheduler: any Scheduler, schedulerFlags: UInt32 = 0) {
         self.key = key
