@@ -22,6 +22,7 @@ fi
 [ "$(leftovers)" = 0 ] && ok "no namespace left after the demo" || bad "namespaces left" "$(ip netns list)"
 
 # Ctrl-C: SIGINT (at its default disposition, as a terminal delivers it) to the demo's process group.
+# Leftovers are looked for by this binary's own path, so other labs on the machine do not count.
 python3 - "$BIN/lvs-demo" <<'PY'
 import os, signal, subprocess, sys, time
 p = subprocess.Popen([sys.argv[1], "200000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -39,7 +40,7 @@ except subprocess.TimeoutExpired:
 sys.exit(0 if p.returncode == 130 else 1)
 PY
 rc=$?
-if [ $rc -eq 0 ] && [ "$(leftovers)" = 0 ] && ! pgrep -f "lvs-demo (serve|lvsd|client)" >/dev/null; then
+if [ $rc -eq 0 ] && [ "$(leftovers)" = 0 ] && ! pgrep -f "^$BIN/lvs-demo (serve|lvsd|client)" >/dev/null; then
     ok "Ctrl-C during the demo tears the lab down (exit 130, no namespace or process left)"
 else
     bad "Ctrl-C teardown" "rc=$rc namespaces: $(ip netns list | tr '\n' ' ')"
