@@ -194,3 +194,28 @@ import Testing
         #expect(g.stderr.contains("FULLNAT and Double-NAT real servers need an address service"), "\(g.stderr)")
     }
 }
+
+/// A group edited from plain rr to persistent (-E -p) keeps its entries and starts templating.
+@Suite struct GroupEditToPersistentTests {
+    @Test func editToPersistent() {
+        var bench = AdminBench()
+        bench.ok("-A -f 5 -s rr --match tcp:10.0.0.100:9000-9001")
+        for i in 2...4 { bench.ok("-a -f 5 -r 192.168.10.\(i):8080 -m") }
+        func syn(_ port: UInt16, _ dport: UInt16) -> Verdict {
+            bench.send(PacketBuilder().ethernet().ipv4(src: IPAddress("10.0.1.2")!, dst: IPAddress("10.0.0.100")!)
+                .tcp(src: port, dst: dport, flags: TCPFlag.syn).bytes())
+        }
+        #expect(syn(1000, 9000) == .forward(side: .realServer, nextHop: IPAddress("192.168.10.2")!))
+        #expect(syn(1001, 9001) == .forward(side: .realServer, nextHop: IPAddress("192.168.10.3")!))
+        bench.ok("-E -f 5 -s rr -p 60")
+        bench.now = Timestamp(milliseconds: 2000)
+        var hops: Set<IPAddress> = []
+        for i in 0..<10 {
+            if case .forward(_, let hop) = syn(UInt16(2000 + i), UInt16(9000 + i % 2)) { hops.insert(hop) }
+        }
+        #expect(hops.count == 1)
+        let conns = bench.ok("-L -n -c")
+        #expect(conns.contains("IP  01:00  NONE        10.0.1.2:0         0.0.0.5:0 "), "\(conns)")
+        #expect(conns.split(separator: "\n").count == 2 + 1 + 12, "\(conns)")
+    }
+}
