@@ -10,8 +10,10 @@ import NIOHTTP1
 /// thesis's multi-handoff, per request).
 final class ClientHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ByteBuffer
+    /// Responses are bytes: relayed heads and bodies as the server sent them (hop-by-hop lines
+    /// dropped), the switch's own answers written out here; there is no HTTP encoder.
+    typealias OutboundOut = ByteBuffer
 
     let sw: L7Switch
     let cache: UpstreamCache
@@ -275,6 +277,7 @@ final class ClientHandler: ChannelDuplexHandler {
         }
         upstream = h
         h.client = self
+        h.prepare(isHead: head.method == .HEAD, clientMinor: Int(head.version.minor))
         h.write(.head(upstreamHead))
         sentToUpstream = true
         for p in buffered { h.write(p) }
@@ -283,8 +286,9 @@ final class ClientHandler: ChannelDuplexHandler {
         if requestEnded { startResponseTimer() }
         if expectContinue && !requestEnded && !responseStarted {
             expectContinue = false
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
-                                  promise: nil)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(
+                staticString: head.version.minor == 0 ? "HTTP/1.0 100 Continue\r\n\r\n" : "HTTP/1.1 100 Continue\r\n\r\n")),
+                promise: nil)
         }
         if h.channel.isWritable { resumeReads() }
     }
@@ -336,54 +340,42 @@ final class ClientHandler: ChannelDuplexHandler {
 
     // MARK: Responses (from the upstream connection)
 
-    func upstreamResponse(_ part: HTTPClientResponsePart) {
+    func upstreamResponse(_ part: ResponseEvent) {
         switch part {
-        case .head(let r):
-            if r.status.code / 100 == 1 { return }  // Expect was handled here; 101 is not relayed
+        case .head(var r):
             responseDeadline = 0
             responseStarted = true
-            upstreamKeepAlive = r.isKeepAlive
-            var headers = HTTPHeaders()
-            headers.reserveCapacity(r.headers.count + 2)
-            var connectionTokens = false
-            for (n, v) in r.headers {
-                if n.utf8.count == 10 && n.caseInsensitiveEquals("connection") {
-                    connectionTokens = connectionTokens || HopByHop.listsOthers(v)
-                    continue
-                }
-                if !HopByHop.isHopByHop(n, []) { headers.add(name: n, value: v) }
-            }
-            if connectionTokens {
-                let listed = HopByHop.listed(in: r.headers)
-                headers = HTTPHeaders(headers.filter { !listed.contains($0.name.lowercased()) })
-            }
+            upstreamKeepAlive = r.keepAlive
+            // A body that ends with the server's close (or loses its chunking for an HTTP/1.0
+            // client) ends with the client's close too.
+            if r.framing == .untilClose || r.dechunked { clientKeepAlive = false }
             if !clientKeepAlive {
-                headers.add(name: "Connection", value: "close")
+                r.bytes.writeStaticString("Connection: close\r\n")
             } else if head.version.minor == 0 {
-                headers.add(name: "Connection", value: "keep-alive")
+                r.bytes.writeStaticString("Connection: keep-alive\r\n")
             }
             let pool = sw.pools[poolIndex].configuration
             if let name = pool.cookie, cookieServer != server {
-                headers.add(name: "Set-Cookie", value: "\(name)=\(pool.servers[server].cookieValue); Path=/; HttpOnly")
+                r.bytes.writeString("Set-Cookie: \(name)=\(pool.servers[server].cookieValue); Path=/; HttpOnly\r\n")
             }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: r.status, headers: headers))),
-                          promise: nil)
+            r.bytes.writeStaticString("\r\n")
+            context.write(wrapOutboundOut(r.bytes), promise: nil)
         case .body(let buf):
             bytesIn += buf.readableBytes
-            context.write(wrapOutboundOut(.body(.byteBuffer(buf))), promise: nil)
+            context.write(wrapOutboundOut(buf), promise: nil)
             if !context.channel.isWritable { upstream?.holdReads() }
-        case .end(let trailers):
-            // Bookkeeping first, then the end, then any queued pipelined request (`drainQueue`).
+        case .end:
+            // Bookkeeping first, then the flush, then any queued pipelined request (`drainQueue`).
             let keep = clientKeepAlive
             complete()
             if keep {
-                context.write(wrapOutboundOut(.end(trailers)), promise: nil)
                 context.flush()
                 resumeReads()
                 drainQueue()
             } else {
                 closing = true
-                context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { [context] _ in
+                // Writes complete in order: the empty one completes after the response.
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { [context] _ in
                     context!.close(promise: nil)
                 }
             }
@@ -478,18 +470,14 @@ final class ClientHandler: ChannelDuplexHandler {
         let keep = !close && clientKeepAlive
         if !keep { clientKeepAlive = false }
         let body = "\(status.code) \(status.reasonPhrase)\n"
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/plain")
-        headers.add(name: "Content-Length", value: "\(body.utf8.count)")
-        if !keep { headers.add(name: "Connection", value: "close") }
-        let version = head.version.major == 1 ? head.version : .http1_1
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))),
-                      promise: nil)
-        if head.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-        }
+        let version = head.version.major == 1 && head.version.minor == 0 ? "HTTP/1.0" : "HTTP/1.1"
+        var text = "\(version) \(status.code) \(status.reasonPhrase)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
+        if !keep { text += "Connection: close\r\n" }
+        text += "\r\n"
+        if head.method != .HEAD { text += body }
+        let bytes = context.channel.allocator.buffer(string: text)
         if !keep {
-            lastWrite = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            lastWrite = context.writeAndFlush(wrapOutboundOut(bytes))
             closeClient()
             return
         }
@@ -498,7 +486,7 @@ final class ClientHandler: ChannelDuplexHandler {
             answered = false
         }
         // (Set before the end is written: writing it may deliver the next pipelined request.)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
         resumeReads()  // the next request, or the rest of this one, which is dropped
         drainQueue()
     }

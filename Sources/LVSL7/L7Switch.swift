@@ -39,6 +39,7 @@ public final class L7Switch: @unchecked Sendable {
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
+        let requestLimits = decoderLimits
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -50,10 +51,10 @@ public final class L7Switch: @unchecked Sendable {
                     let handler = ClientHandler(sw: self, cache: cache)
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(ByteWatch(handler))
-                    try sync.configureHTTPServerPipeline(
-                        withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
-                        withEncoderConfiguration: .init(),
-                        withDecoderLimitConfiguration: decoderLimits)
+                    // Requests are decoded by NIO; responses are written as bytes (no encoder).
+                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
+                        leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop,
+                        limitConfiguration: requestLimits)))
                     try sync.addHandler(handler)
                 }
             }

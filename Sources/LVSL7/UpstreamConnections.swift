@@ -43,7 +43,9 @@ final class UpstreamCache {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    // Requests go out through NIO's encoder; responses come in as bytes, parsed by
+                    // the handler's own `ResponseParser` and forwarded as they are.
+                    try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler(cacheKey: k))
                 }
             }
@@ -79,17 +81,18 @@ final class UpstreamCache {
 
 /// What an upstream connection reports to the client connection it currently serves.
 protocol UpstreamDelegate: AnyObject {
-    func upstreamResponse(_ part: HTTPClientResponsePart)
+    func upstreamResponse(_ part: ResponseEvent)
     func upstreamReadComplete()
     func upstreamWritable()
     /// The connection failed or closed before the exchange completed.
     func upstreamFailed(_ error: Error?)
 }
 
-/// The last handler of an upstream connection: hands responses to its client, lets the client
-/// pause reading (back-pressure), and leaves the idle cache when its server closes it.
+/// The last handler of an upstream connection: parses responses from the bytes read (no NIO
+/// decoder, no String headers) and hands them to its client, lets the client pause reading
+/// (back-pressure), and leaves the idle cache when its server closes it.
 final class UpstreamHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
@@ -100,18 +103,57 @@ final class UpstreamHandler: ChannelDuplexHandler {
     var channel: Channel { context.channel }
     var readsHeld = false
     var readPending = false
+    var parser = ResponseParser()
+    /// Bytes of an unfinished response head (or chunk line) kept for the next read.
+    var pending: ByteBuffer?
 
     init(cacheKey: Int) { self.cacheKey = cacheKey }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
+    /// Before each request: what the parser must know about it.
+    func prepare(isHead: Bool, clientMinor: Int) {
+        parser.noBody = isHead
+        parser.clientMinor = clientMinor
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if let c = client {
-            c.upstreamResponse(part)
-        } else {
+        var buffer = unwrapInboundIn(data)
+        if var p = pending {
+            pending = nil
+            p.writeImmutableBuffer(buffer)
+            buffer = p
+        }
+        guard client != nil else {
             // Bytes from a server while idle: the connection is out of step; drop it.
             context.close(promise: nil)
+            return
+        }
+        var ended = false
+        do {
+            while let event = try parser.next(&buffer) {
+                client?.upstreamResponse(event)
+                if case .end = event {
+                    ended = true
+                    break
+                }
+            }
+        } catch {
+            if let c = client {
+                client = nil
+                c.upstreamFailed(error)
+            }
+            context.close(promise: nil)
+            return
+        }
+        if buffer.readableBytes > 0 {
+            if ended || client == nil {
+                // More than the response (nothing was asked for yet): out of step. The close
+                // fails a request already sent on it, which is then retried when that is safe.
+                context.close(promise: nil)
+                return
+            }
+            pending = buffer
         }
     }
 
@@ -124,6 +166,9 @@ final class UpstreamHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         cache?.remove(self)
         cache = nil
+        if let c = client, let end = parser.closed() {
+            c.upstreamResponse(end)  // a body delimited by the close
+        }
         if let c = client {
             client = nil
             c.upstreamFailed(nil)

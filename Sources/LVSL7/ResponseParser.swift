@@ -1,0 +1,399 @@
+import NIOCore
+
+/// How a response body is delimited (RFC 9112 6.3).
+enum ResponseFraming: Equatable {
+    /// No body (HEAD, 204, 304, or Content-Length: 0).
+    case none
+    case length(Int64)
+    case chunked
+    /// Until the server closes the connection (no length, or a transfer coding other than chunked).
+    case untilClose
+}
+
+/// A response head as the switch forwards it: the facts it acts on, and the bytes to send on.
+struct ResponseHead {
+    var status: Int
+    /// The server lets the connection carry another request (HTTP/1.1 without `close`, HTTP/1.0
+    /// with `keep-alive`; never when the body runs until close).
+    var keepAlive: Bool
+    var framing: ResponseFraming
+    /// The chunked framing is being removed for an HTTP/1.0 client: the body is data only, and
+    /// its end is the connection's end.
+    var dechunked: Bool
+    /// `HTTP/1.x CODE REASON` (x the client's version) and every header line that is not
+    /// hop-by-hop, each ending in CRLF, without the blank line: the client connection appends
+    /// its own lines (Connection, Set-Cookie) and the CRLF, in the same buffer.
+    var bytes: ByteBuffer
+}
+
+/// What the upstream connection hands its client connection.
+enum ResponseEvent {
+    case head(ResponseHead)
+    /// Bytes to forward as they are (chunk framing included unless dechunked).
+    case body(ByteBuffer)
+    case end
+}
+
+/// A response the switch cannot relay (answered 502 when nothing was sent yet).
+struct ResponseParseError: Error, Equatable, CustomStringConvertible {
+    let reason: String
+    var description: String { "bad response from server: \(reason)" }
+}
+
+/// A byte-level HTTP/1.1 response parser for the proxy path: it scans the head once, keeps the
+/// header bytes as received (dropping only hop-by-hop lines), and tracks body framing with a small
+/// state machine so bodies pass through as slices of what was read, chunk framing and trailers
+/// included, never decoded into Strings or re-encoded. One response at a time: the caller sets
+/// `noBody` (HEAD) and `clientMinor` before each request, and calls `next` until it returns nil
+/// (more bytes needed); after `.end` it returns nil until the next call.
+struct ResponseParser {
+    var maxHeadBytes: Int
+    /// The request was HEAD: the response has no body whatever its headers say.
+    var noBody = false
+    /// The client's HTTP minor version (the forwarded status line carries it; 0 removes chunking).
+    var clientMinor = 1
+
+    enum State: Equatable {
+        case head
+        case length(Int64)
+        case chunkSize
+        case chunkData(Int64)
+        case chunkDataEnd
+        case trailer
+        case untilClose
+        /// The body is complete: `.end` is next.
+        case finished
+    }
+    var state = State.head
+    var dechunk = false
+    /// How far an unfinished head was already searched for its blank line.
+    var scanned = 0
+    /// Header lines of the head being parsed (start, colon, end at CR); reused.
+    var lines: [(start: Int, colon: Int, end: Int)] = []
+
+    init(maxHeadBytes: Int = 65536) {
+        self.maxHeadBytes = maxHeadBytes
+        lines.reserveCapacity(32)
+    }
+
+    /// Between responses with nothing of the next one seen.
+    var isIdle: Bool { state == .head && scanned == 0 }
+
+    /// The connection closed: `.end` when that ends the body (no length), nil otherwise (a
+    /// response cut short, or none under way).
+    mutating func closed() -> ResponseEvent? {
+        guard state == .untilClose else { return nil }
+        state = .head
+        return .end
+    }
+
+    /// The next event from `buffer` (its reader index moves past what the event covers), or nil
+    /// when more bytes are needed or the response has ended.
+    mutating func next(_ buffer: inout ByteBuffer) throws -> ResponseEvent? {
+        while true {
+            switch state {
+            case .finished:
+                state = .head
+                dechunk = false
+                return .end
+            case .head:
+                guard buffer.readableBytes > 0, let length = try headLength(buffer) else { return nil }
+                let head = try parseHead(buffer, length: length)
+                buffer.moveReaderIndex(forwardBy: length)
+                scanned = 0
+                if head.status < 200 { continue }  // 100 (the switch answered Expect itself), 103
+                switch head.framing {
+                case .none: state = .finished
+                case .length(let n): state = .length(n)
+                case .chunked:
+                    state = .chunkSize
+                    dechunk = head.dechunked
+                case .untilClose: state = .untilClose
+                }
+                return .head(head)
+            case .length(let left):
+                let k = Int(min(left, Int64(buffer.readableBytes)))
+                guard k > 0 else { return nil }
+                state = left == Int64(k) ? .finished : .length(left - Int64(k))
+                return .body(buffer.readSlice(length: k)!)
+            case .untilClose:
+                guard buffer.readableBytes > 0 else { return nil }
+                return .body(buffer.readSlice(length: buffer.readableBytes)!)
+            case .chunkSize, .chunkData, .chunkDataEnd, .trailer:
+                if let part = try chunked(&buffer) { return part }
+                if state != .finished { return nil }
+            }
+        }
+    }
+
+    // MARK: Chunked bodies
+
+    /// Walks chunk sizes, data, CRLFs and trailers. Passing through, everything walked is one
+    /// slice; dechunking, each data run is its own slice and the framing is skipped.
+    mutating func chunked(_ buffer: inout ByteBuffer) throws -> ResponseEvent? {
+        let v = buffer.readableBytesView
+        let n = v.count
+        let base = v.startIndex
+        var i = 0
+        walk: while i < n {
+            switch state {
+            case .chunkSize:
+                guard let lf = v[(base + i)...].firstIndex(of: 10) else {
+                    if n - i > 4096 { throw ResponseParseError(reason: "chunk size line too long") }
+                    break walk
+                }
+                let end = lf - base
+                guard end > i, v[base + end - 1] == 13 else { throw ResponseParseError(reason: "chunk size line without CRLF") }
+                var size: Int64 = 0
+                var digits = 0
+                var j = i
+                while j < end - 1, let d = hexValue(v[base + j]) {
+                    guard digits < 15 else { throw ResponseParseError(reason: "chunk size too large") }
+                    size = size << 4 | Int64(d)
+                    digits += 1
+                    j += 1
+                }
+                guard digits > 0 else { throw ResponseParseError(reason: "bad chunk size") }
+                while j < end - 1, v[base + j] == 32 || v[base + j] == 9 { j += 1 }
+                guard j == end - 1 || v[base + j] == 59 else { throw ResponseParseError(reason: "bad chunk size") }  // ';' ext
+                i = end + 1
+                state = size == 0 ? .trailer : .chunkData(size)
+            case .chunkData(let left):
+                let k = Int(min(left, Int64(n - i)))
+                if dechunk {
+                    let slice = buffer.getSlice(at: buffer.readerIndex + i, length: k)!
+                    buffer.moveReaderIndex(forwardBy: i + k)
+                    state = left == Int64(k) ? .chunkDataEnd : .chunkData(left - Int64(k))
+                    return .body(slice)
+                }
+                i += k
+                state = left == Int64(k) ? .chunkDataEnd : .chunkData(left - Int64(k))
+            case .chunkDataEnd:
+                guard n - i >= 2 else { break walk }
+                guard v[base + i] == 13, v[base + i + 1] == 10 else { throw ResponseParseError(reason: "chunk data without CRLF") }
+                i += 2
+                state = .chunkSize
+            case .trailer:
+                guard let lf = v[(base + i)...].firstIndex(of: 10) else {
+                    if n - i > maxHeadBytes { throw ResponseParseError(reason: "trailer too long") }
+                    break walk
+                }
+                let end = lf - base
+                guard end > i, v[base + end - 1] == 13 else { throw ResponseParseError(reason: "trailer line without CRLF") }
+                let empty = end == i + 1
+                i = end + 1
+                if empty {
+                    state = .finished
+                    break walk
+                }
+            default:
+                break walk
+            }
+        }
+        guard i > 0 else { return nil }
+        if dechunk {
+            buffer.moveReaderIndex(forwardBy: i)
+            return nil
+        }
+        return .body(buffer.readSlice(length: i)!)
+    }
+
+    func hexValue(_ c: UInt8) -> Int64? {
+        switch c {
+        case 48...57: return Int64(c - 48)
+        case 97...102: return Int64(c - 87)
+        case 65...70: return Int64(c - 55)
+        default: return nil
+        }
+    }
+
+    // MARK: Heads
+
+    /// The head's length up to and including its blank line, or nil when it is not complete.
+    mutating func headLength(_ buffer: ByteBuffer) throws -> Int? {
+        let found: Int? = buffer.withUnsafeReadableBytes { p in
+            var i = max(scanned - 3, 0)
+            let n = p.count
+            while i + 3 < n {
+                if p[i + 3] != 10 {
+                    i += p[i + 3] == 13 ? 1 : 4
+                    continue
+                }
+                if p[i] == 13 && p[i + 1] == 10 && p[i + 2] == 13 { return i + 4 }
+                i += 1
+            }
+            return nil
+        }
+        if let found {
+            guard found <= maxHeadBytes else { throw ResponseParseError(reason: "head too large") }
+            return found
+        }
+        scanned = buffer.readableBytes
+        if scanned > maxHeadBytes { throw ResponseParseError(reason: "head too large") }
+        return nil
+    }
+
+    static let contentLength = Array("content-length".utf8)
+    static let transferEncoding = Array("transfer-encoding".utf8)
+    static let connection = Array("connection".utf8)
+    static let keepAliveName = Array("keep-alive".utf8)
+    static let proxyConnection = Array("proxy-connection".utf8)
+    static let te = Array("te".utf8)
+    static let trailer = Array("trailer".utf8)
+    static let upgrade = Array("upgrade".utf8)
+    static let chunkedToken = Array("chunked".utf8)
+    static let closeToken = Array("close".utf8)
+
+    /// Parses the head in the first `length` readable bytes (which end in CRLF CRLF).
+    mutating func parseHead(_ buffer: ByteBuffer, length: Int) throws -> ResponseHead {
+        var lines: [(start: Int, colon: Int, end: Int)] = []
+        swap(&lines, &self.lines)  // reused without a copy
+        lines.removeAll(keepingCapacity: true)
+        defer { swap(&lines, &self.lines) }
+        let noBody = self.noBody
+        let clientMinor = self.clientMinor
+        return try buffer.withUnsafeReadableBytes { p -> ResponseHead in
+            // Status line: HTTP/1.x SP 3DIGIT [SP reason] CRLF
+            guard length >= 16, p[0] == 72, p[1] == 84, p[2] == 84, p[3] == 80, p[4] == 47, p[5] == 49, p[6] == 46,
+                  p[7] == 48 || p[7] == 49, p[8] == 32,
+                  (48...57).contains(p[9]), (48...57).contains(p[10]), (48...57).contains(p[11])
+            else { throw ResponseParseError(reason: "bad status line") }
+            let minor = Int(p[7] - 48)
+            let status = Int(p[9] - 48) * 100 + Int(p[10] - 48) * 10 + Int(p[11] - 48)
+            var i = 12
+            while p[i] != 10 { i += 1 }  // the head ends in LF, so this stops
+            guard p[i - 1] == 13, i == 13 || p[12] == 32 else { throw ResponseParseError(reason: "bad status line") }
+            let statusEnd = i + 1
+            var pos = statusEnd
+            var contentLength: Int64? = nil
+            var transferEncoding = false
+            var chunked = false
+            var close = false
+            var keepAliveToken = false
+            var listsOthers = false
+            while pos < length - 2 {
+                var e = pos
+                while p[e] != 10 { e += 1 }
+                guard e > pos, p[e - 1] == 13 else { throw ResponseParseError(reason: "header line without CRLF") }
+                let end = e - 1
+                guard p[pos] != 32 && p[pos] != 9 else { throw ResponseParseError(reason: "folded header line") }
+                var colon = pos
+                while colon < end && p[colon] != 58 {
+                    guard p[colon] > 32 && p[colon] < 127 else { throw ResponseParseError(reason: "bad header name") }
+                    colon += 1
+                }
+                guard colon < end, colon > pos else { throw ResponseParseError(reason: "header line without a name and colon") }
+                lines.append((pos, colon, end))
+                let nameLength = colon - pos
+                var vs = colon + 1
+                var ve = end
+                while vs < ve && (p[vs] == 32 || p[vs] == 9) { vs += 1 }
+                while ve > vs && (p[ve - 1] == 32 || p[ve - 1] == 9) { ve -= 1 }
+                if nameLength == 14 && Self.equals(p, pos, Self.contentLength) {
+                    var value: Int64 = 0
+                    guard ve > vs, ve - vs <= 18 else { throw ResponseParseError(reason: "bad Content-Length") }
+                    for k in vs..<ve {
+                        guard (48...57).contains(p[k]) else { throw ResponseParseError(reason: "bad Content-Length") }
+                        value = value * 10 + Int64(p[k] - 48)
+                    }
+                    if let c = contentLength, c != value { throw ResponseParseError(reason: "conflicting Content-Length") }
+                    contentLength = value
+                } else if nameLength == 17 && Self.equals(p, pos, Self.transferEncoding) {
+                    transferEncoding = true
+                    // Chunked when it is the final coding (of the last such line).
+                    var t = ve
+                    while t > vs && p[t - 1] != 44 { t -= 1 }
+                    while t < ve && (p[t] == 32 || p[t] == 9) { t += 1 }
+                    chunked = ve - t == 7 && Self.equals(p, t, Self.chunkedToken)
+                } else if nameLength == 10 && Self.equals(p, pos, Self.connection) {
+                    Self.tokens(p, vs, ve) { s, e in
+                        if e - s == 5 && Self.equals(p, s, Self.closeToken) {
+                            close = true
+                        } else if e - s == 10 && Self.equals(p, s, Self.keepAliveName) {
+                            keepAliveToken = true
+                        } else if e > s {
+                            listsOthers = true
+                        }
+                    }
+                }
+                pos = e + 1
+            }
+            var framing: ResponseFraming
+            if noBody || status == 204 || status == 304 || status < 200 {
+                framing = .none
+            } else if transferEncoding {
+                framing = chunked ? .chunked : .untilClose
+            } else if let c = contentLength {
+                framing = c == 0 ? .none : .length(c)
+            } else {
+                framing = .untilClose
+            }
+            let dechunked = framing == .chunked && clientMinor == 0
+            let keepAlive = framing != .untilClose && (minor == 1 ? !close : keepAliveToken)
+
+            // The forwarded head: the client's version, the status, and the end-to-end lines.
+            var out = ByteBufferAllocator().buffer(capacity: length + 96)
+            out.writeStaticString(clientMinor == 0 ? "HTTP/1.0" : "HTTP/1.1")
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[8..<statusEnd]))
+            for line in lines {
+                let nameLength = line.colon - line.start
+                let s = line.start
+                switch nameLength {
+                case 2 where Self.equals(p, s, Self.te): continue
+                case 7 where Self.equals(p, s, Self.trailer) || Self.equals(p, s, Self.upgrade): continue
+                case 10 where Self.equals(p, s, Self.connection) || Self.equals(p, s, Self.keepAliveName): continue
+                case 16 where Self.equals(p, s, Self.proxyConnection): continue
+                case 14 where transferEncoding && Self.equals(p, s, Self.contentLength): continue
+                case 17 where dechunked && Self.equals(p, s, Self.transferEncoding): continue
+                default: break
+                }
+                if listsOthers && Self.listedByConnection(p, lines, line) { continue }
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[s..<(line.end + 2)]))
+            }
+            return ResponseHead(status: status, keepAlive: keepAlive, framing: framing, dechunked: dechunked, bytes: out)
+        }
+    }
+
+    /// Whether a Connection header names this line's field (it is then hop-by-hop too).
+    static func listedByConnection(_ p: UnsafeRawBufferPointer, _ lines: [(start: Int, colon: Int, end: Int)],
+                                   _ line: (start: Int, colon: Int, end: Int)) -> Bool {
+        let nameLength = line.colon - line.start
+        var found = false
+        for c in lines where c.colon - c.start == 10 && equals(p, c.start, connection) {
+            tokens(p, c.colon + 1, c.end) { s, e in
+                if e - s == nameLength && equalsIgnoringCase(p, s, line.start, nameLength) { found = true }
+            }
+        }
+        return found
+    }
+
+    /// Calls `body` with each comma-separated token of p[from..<to], trimmed.
+    static func tokens(_ p: UnsafeRawBufferPointer, _ from: Int, _ to: Int, _ body: (Int, Int) -> Void) {
+        var s = from
+        while s < to {
+            var e = s
+            while e < to && p[e] != 44 { e += 1 }
+            var a = s
+            var b = e
+            while a < b && (p[a] == 32 || p[a] == 9) { a += 1 }
+            while b > a && (p[b - 1] == 32 || p[b - 1] == 9) { b -= 1 }
+            body(a, b)
+            s = e + 1
+        }
+    }
+
+    @inline(__always)
+    static func lower(_ c: UInt8) -> UInt8 { c &- 65 < 26 ? c | 0x20 : c }
+
+    /// p[at...] starts with `lowerName` (ASCII, case-insensitive); the caller checked the length.
+    @inline(__always)
+    static func equals(_ p: UnsafeRawBufferPointer, _ at: Int, _ lowerName: [UInt8]) -> Bool {
+        for k in 0..<lowerName.count where lower(p[at + k]) != lowerName[k] { return false }
+        return true
+    }
+
+    static func equalsIgnoringCase(_ p: UnsafeRawBufferPointer, _ a: Int, _ b: Int, _ n: Int) -> Bool {
+        for k in 0..<n where lower(p[a + k]) != lower(p[b + k]) { return false }
+        return true
+    }
+}
