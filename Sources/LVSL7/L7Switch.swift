@@ -35,11 +35,6 @@ public final class L7Switch: @unchecked Sendable {
     /// Binds every listener; returns the bound addresses (port 0 binds an ephemeral port).
     @discardableResult
     public func start() throws -> [SocketAddress] {
-        let limits = configuration.limits
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
-        decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
-        let requestLimits = decoderLimits
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -50,11 +45,6 @@ public final class L7Switch: @unchecked Sendable {
                     let cache = caches[ObjectIdentifier(channel.eventLoop)]!
                     let handler = ClientHandler(sw: self, cache: cache)
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(ByteWatch(handler))
-                    // Requests are decoded by NIO; responses are written as bytes (no encoder).
-                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
-                        leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop,
-                        limitConfiguration: requestLimits)))
                     try sync.addHandler(handler)
                 }
             }

@@ -34,11 +34,18 @@ enum ResponseEvent {
     case end
 }
 
-/// A response the switch cannot relay (answered 502 when nothing was sent yet).
-struct ResponseParseError: Error, Equatable, CustomStringConvertible {
+/// A message the switch cannot relay: a request is answered 400 (431 for a head over the
+/// limit), a response 502 when nothing of it was sent yet.
+struct HTTPParseError: Error, Equatable, CustomStringConvertible {
     let reason: String
-    var description: String { "bad response from server: \(reason)" }
+    var headTooLarge = false
+    init(reason: String, headTooLarge: Bool = false) {
+        self.reason = reason
+        self.headTooLarge = headTooLarge
+    }
+    var description: String { "malformed HTTP message: \(reason)" }
 }
+typealias ResponseParseError = HTTPParseError
 
 /// A byte-level HTTP/1.1 response parser for the proxy path: it scans the head once, keeps the
 /// header bytes as received (dropping only hop-by-hop lines), and tracks body framing with a small
@@ -53,19 +60,8 @@ struct ResponseParser {
     /// The client's HTTP minor version (the forwarded status line carries it; 0 removes chunking).
     var clientMinor = 1
 
-    enum State: Equatable {
-        case head
-        case length(Int64)
-        case chunkSize
-        case chunkData(Int64)
-        case chunkDataEnd
-        case trailer
-        case untilClose
-        /// The body is complete: `.end` is next.
-        case finished
-    }
-    var state = State.head
-    var dechunk = false
+    /// The body of the response under way (`.idle` while waiting for a head).
+    var body = BodyFraming()
     /// How far an unfinished head was already searched for its blank line.
     var scanned = 0
     /// Header lines of the head being parsed (start, colon, end at CR); reused.
@@ -73,137 +69,37 @@ struct ResponseParser {
 
     init(maxHeadBytes: Int = 65536) {
         self.maxHeadBytes = maxHeadBytes
+        body.maxLine = maxHeadBytes
         lines.reserveCapacity(32)
     }
 
     /// Between responses with nothing of the next one seen.
-    var isIdle: Bool { state == .head && scanned == 0 }
+    var isIdle: Bool { body.state == .idle && scanned == 0 }
 
     /// The connection closed: `.end` when that ends the body (no length), nil otherwise (a
     /// response cut short, or none under way).
     mutating func closed() -> ResponseEvent? {
-        guard state == .untilClose else { return nil }
-        state = .head
+        guard body.state == .untilClose else { return nil }
+        body.state = .idle
         return .end
     }
 
     /// The next event from `buffer` (its reader index moves past what the event covers), or nil
     /// when more bytes are needed or the response has ended.
     mutating func next(_ buffer: inout ByteBuffer) throws -> ResponseEvent? {
-        while true {
-            switch state {
-            case .finished:
-                state = .head
-                dechunk = false
-                return .end
-            case .head:
-                guard buffer.readableBytes > 0, let length = try headLength(buffer) else { return nil }
-                let head = try parseHead(buffer, length: length)
-                buffer.moveReaderIndex(forwardBy: length)
-                scanned = 0
-                if head.status < 200 { continue }  // 100 (the switch answered Expect itself), 103
-                switch head.framing {
-                case .none: state = .finished
-                case .length(let n): state = .length(n)
-                case .chunked:
-                    state = .chunkSize
-                    dechunk = head.dechunked
-                case .untilClose: state = .untilClose
-                }
-                return .head(head)
-            case .length(let left):
-                let k = Int(min(left, Int64(buffer.readableBytes)))
-                guard k > 0 else { return nil }
-                state = left == Int64(k) ? .finished : .length(left - Int64(k))
-                return .body(buffer.readSlice(length: k)!)
-            case .untilClose:
-                guard buffer.readableBytes > 0 else { return nil }
-                return .body(buffer.readSlice(length: buffer.readableBytes)!)
-            case .chunkSize, .chunkData, .chunkDataEnd, .trailer:
-                if let part = try chunked(&buffer) { return part }
-                if state != .finished { return nil }
-            }
+        while body.state == .idle {
+            guard buffer.readableBytes > 0, let length = try headLength(buffer) else { return nil }
+            let head = try parseHead(buffer, length: length)
+            buffer.moveReaderIndex(forwardBy: length)
+            scanned = 0
+            if head.status < 200 { continue }  // 100 (the switch answered Expect itself), 103
+            body.start(head.framing, dechunk: head.dechunked)
+            return .head(head)
         }
-    }
-
-    // MARK: Chunked bodies
-
-    /// Walks chunk sizes, data, CRLFs and trailers. Passing through, everything walked is one
-    /// slice; dechunking, each data run is its own slice and the framing is skipped.
-    mutating func chunked(_ buffer: inout ByteBuffer) throws -> ResponseEvent? {
-        let v = buffer.readableBytesView
-        let n = v.count
-        let base = v.startIndex
-        var i = 0
-        walk: while i < n {
-            switch state {
-            case .chunkSize:
-                guard let lf = v[(base + i)...].firstIndex(of: 10) else {
-                    if n - i > 4096 { throw ResponseParseError(reason: "chunk size line too long") }
-                    break walk
-                }
-                let end = lf - base
-                guard end > i, v[base + end - 1] == 13 else { throw ResponseParseError(reason: "chunk size line without CRLF") }
-                var size: Int64 = 0
-                var digits = 0
-                var j = i
-                while j < end - 1, let d = hexValue(v[base + j]) {
-                    guard digits < 15 else { throw ResponseParseError(reason: "chunk size too large") }
-                    size = size << 4 | Int64(d)
-                    digits += 1
-                    j += 1
-                }
-                guard digits > 0 else { throw ResponseParseError(reason: "bad chunk size") }
-                while j < end - 1, v[base + j] == 32 || v[base + j] == 9 { j += 1 }
-                guard j == end - 1 || v[base + j] == 59 else { throw ResponseParseError(reason: "bad chunk size") }  // ';' ext
-                i = end + 1
-                state = size == 0 ? .trailer : .chunkData(size)
-            case .chunkData(let left):
-                let k = Int(min(left, Int64(n - i)))
-                if dechunk {
-                    let slice = buffer.getSlice(at: buffer.readerIndex + i, length: k)!
-                    buffer.moveReaderIndex(forwardBy: i + k)
-                    state = left == Int64(k) ? .chunkDataEnd : .chunkData(left - Int64(k))
-                    return .body(slice)
-                }
-                i += k
-                state = left == Int64(k) ? .chunkDataEnd : .chunkData(left - Int64(k))
-            case .chunkDataEnd:
-                guard n - i >= 2 else { break walk }
-                guard v[base + i] == 13, v[base + i + 1] == 10 else { throw ResponseParseError(reason: "chunk data without CRLF") }
-                i += 2
-                state = .chunkSize
-            case .trailer:
-                guard let lf = v[(base + i)...].firstIndex(of: 10) else {
-                    if n - i > maxHeadBytes { throw ResponseParseError(reason: "trailer too long") }
-                    break walk
-                }
-                let end = lf - base
-                guard end > i, v[base + end - 1] == 13 else { throw ResponseParseError(reason: "trailer line without CRLF") }
-                let empty = end == i + 1
-                i = end + 1
-                if empty {
-                    state = .finished
-                    break walk
-                }
-            default:
-                break walk
-            }
-        }
-        guard i > 0 else { return nil }
-        if dechunk {
-            buffer.moveReaderIndex(forwardBy: i)
-            return nil
-        }
-        return .body(buffer.readSlice(length: i)!)
-    }
-
-    func hexValue(_ c: UInt8) -> Int64? {
-        switch c {
-        case 48...57: return Int64(c - 48)
-        case 97...102: return Int64(c - 87)
-        case 65...70: return Int64(c - 55)
-        default: return nil
+        switch try body.next(&buffer) {
+        case .body(let b): return .body(b)
+        case .end: return .end
+        case nil: return nil
         }
     }
 
@@ -211,8 +107,15 @@ struct ResponseParser {
 
     /// The head's length up to and including its blank line, or nil when it is not complete.
     mutating func headLength(_ buffer: ByteBuffer) throws -> Int? {
+        try Self.headLength(buffer, scanned: &scanned, max: maxHeadBytes)
+    }
+
+    /// Where a head ends (past CRLF CRLF) in `buffer`'s readable bytes; `scanned` carries how far
+    /// an unfinished head was already searched. Throws (`headTooLarge`) beyond `max` bytes.
+    static func headLength(_ buffer: ByteBuffer, scanned: inout Int, max limit: Int) throws -> Int? {
+        let from = scanned
         let found: Int? = buffer.withUnsafeReadableBytes { p in
-            var i = max(scanned - 3, 0)
+            var i = max(from - 3, 0)
             let n = p.count
             while i + 3 < n {
                 if p[i + 3] != 10 {
@@ -225,11 +128,11 @@ struct ResponseParser {
             return nil
         }
         if let found {
-            guard found <= maxHeadBytes else { throw ResponseParseError(reason: "head too large") }
+            guard found <= limit else { throw HTTPParseError(reason: "head too large", headTooLarge: true) }
             return found
         }
         scanned = buffer.readableBytes
-        if scanned > maxHeadBytes { throw ResponseParseError(reason: "head too large") }
+        if scanned > limit { throw HTTPParseError(reason: "head too large", headTooLarge: true) }
         return nil
     }
 

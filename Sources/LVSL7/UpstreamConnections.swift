@@ -43,9 +43,8 @@ final class UpstreamCache {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // Requests go out through NIO's encoder; responses come in as bytes, parsed by
-                    // the handler's own `ResponseParser` and forwarded as they are.
-                    try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
+                    // Requests go out as the bytes the client connection prepared; responses come
+                    // in as bytes, parsed by the handler's own `ResponseParser`.
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler(cacheKey: k))
                 }
             }
@@ -93,8 +92,8 @@ protocol UpstreamDelegate: AnyObject {
 /// (back-pressure), and leaves the idle cache when its server closes it.
 final class UpstreamHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     let cacheKey: Int
     var client: UpstreamDelegate?
@@ -198,6 +197,6 @@ final class UpstreamHandler: ChannelDuplexHandler {
         }
     }
 
-    func write(_ part: HTTPClientRequestPart) { context.write(wrapOutboundOut(part), promise: nil) }
+    func write(_ bytes: ByteBuffer) { context.write(wrapOutboundOut(bytes), promise: nil) }
     func flush() { context.flush() }
 }
