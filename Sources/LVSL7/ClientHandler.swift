@@ -178,6 +178,7 @@ final class ClientHandler: ChannelDuplexHandler {
         if let name = pool.configuration.cookie, let v = L7Cookies.value(of: name, in: view.header("cookie")) {
             cookieServer = pool.server(cookieValue: v)
         }
+        head.raw = ByteBuffer()  // routed: let the read buffer go (NIO reuses it when unshared)
         guard let s = pool.pick(key: key, client: clientAddress, cookieServer: cookieServer, now: L7Switch.now()) else {
             return answer(.serviceUnavailable, close: hasBody)
         }
@@ -224,7 +225,13 @@ final class ClientHandler: ChannelDuplexHandler {
         }
         upstream = h
         h.client = self
-        h.prepare(isHead: head.method == .HEAD, clientMinor: Int(head.version.minor))
+        let pool = sw.pools[poolIndex].configuration
+        var cookie: [UInt8] = []
+        if let name = pool.cookie, cookieServer != server {
+            cookie = Array("Set-Cookie: \(name)=\(pool.servers[server].cookieValue); Path=/; HttpOnly\r\n".utf8)
+        }
+        h.prepare(isHead: head.method == .HEAD, clientMinor: Int(head.version.minor), clientKeepAlive: clientKeepAlive,
+                  setCookie: cookie)
         h.write(head.upstream)
         sentToUpstream = true
         for p in buffered { h.write(p) }
@@ -289,26 +296,21 @@ final class ClientHandler: ChannelDuplexHandler {
 
     func upstreamResponse(_ part: ResponseEvent) {
         switch part {
-        case .head(var r):
+        case .head(let r):
+            // The head is complete as the parser wrote it (Connection, Set-Cookie, maybe the
+            // body too): one write.
             responseDeadline = 0
             responseStarted = true
             upstreamKeepAlive = r.keepAlive
             // A body that ends with the server's close (or loses its chunking for an HTTP/1.0
             // client) ends with the client's close too.
-            if r.framing == .untilClose || r.dechunked { clientKeepAlive = false }
-            if !clientKeepAlive {
-                r.bytes.writeStaticString("Connection: close\r\n")
-            } else if head.version.minor == 0 {
-                r.bytes.writeStaticString("Connection: keep-alive\r\n")
-            }
-            let pool = sw.pools[poolIndex].configuration
-            if let name = pool.cookie, cookieServer != server {
-                r.bytes.writeString("Set-Cookie: \(name)=\(pool.servers[server].cookieValue); Path=/; HttpOnly\r\n")
-            }
-            r.bytes.writeStaticString("\r\n")
+            if r.closesClient { clientKeepAlive = false }
+            bytesIn += r.bodyInHead
+            clientUnflushed = true
             context.write(wrapOutboundOut(r.bytes), promise: nil)
         case .body(let buf):
             bytesIn += buf.readableBytes
+            clientUnflushed = true
             context.write(wrapOutboundOut(buf), promise: nil)
             if !context.channel.isWritable { upstream?.holdReads() }
         case .end:
@@ -316,6 +318,7 @@ final class ClientHandler: ChannelDuplexHandler {
             let keep = clientKeepAlive
             complete()
             if keep {
+                clientUnflushed = false
                 context.flush()
                 resumeReads()
                 drainQueue()
@@ -353,7 +356,14 @@ final class ClientHandler: ChannelDuplexHandler {
         }
     }
 
-    func upstreamReadComplete() { context.flush() }
+    /// Response bytes written since the last flush.
+    var clientUnflushed = false
+
+    func upstreamReadComplete() {
+        guard clientUnflushed else { return }
+        clientUnflushed = false
+        context.flush()
+    }
 
     func upstreamWritable() { resumeReads() }
 

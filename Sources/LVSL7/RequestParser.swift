@@ -230,6 +230,8 @@ struct RequestParser {
             var out = ByteBufferAllocator().buffer(capacity: length + 128)
             out.writeBytes(UnsafeRawBufferPointer(rebasing: p[0..<(targetEnd + 1)]))
             out.writeStaticString("HTTP/1.1\r\n")
+            // Kept lines are copied in runs (consecutive lines, one copy).
+            var run = 0..<0
             for line in lines {
                 let s = line.start
                 switch line.colon - s {
@@ -242,8 +244,14 @@ struct RequestParser {
                 default: break
                 }
                 if listsOthers && ResponseParser.listedByConnection(p, lines, line) { continue }
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[s..<(line.end + 2)]))
+                if s == run.upperBound {
+                    run = run.lowerBound..<(line.end + 2)
+                } else {
+                    out.writeBytes(UnsafeRawBufferPointer(rebasing: p[run]))
+                    run = s..<(line.end + 2)
+                }
             }
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[run]))
             out.writeStaticString("X-Forwarded-For: ")
             if xffCount > 0 {
                 for line in lines where line.colon - line.start == 15 && ResponseParser.equals(p, line.start, Self.xff) {

@@ -20,10 +20,16 @@ struct ResponseHead {
     /// The chunked framing is being removed for an HTTP/1.0 client: the body is data only, and
     /// its end is the connection's end.
     var dechunked: Bool
-    /// `HTTP/1.x CODE REASON` (x the client's version) and every header line that is not
-    /// hop-by-hop, each ending in CRLF, without the blank line: the client connection appends
-    /// its own lines (Connection, Set-Cookie) and the CRLF, in the same buffer.
+    /// The client connection closes after this response: the client asked for it
+    /// (`clientKeepAlive` false), or the body ends with the server's close or loses its chunking.
+    var closesClient: Bool
+    /// The head for the client, complete: `HTTP/1.x CODE REASON` (x the client's version),
+    /// every header line that is not hop-by-hop as received, `Connection: close` (or
+    /// `keep-alive` for an HTTP/1.0 client), `setCookie`, the blank line; then, for a small
+    /// Content-Length body that arrived with the head, the body itself (`bodyInHead` bytes), so
+    /// a typical response is one buffer and one write.
     var bytes: ByteBuffer
+    var bodyInHead = 0
 }
 
 /// What the upstream connection hands its client connection.
@@ -59,6 +65,12 @@ struct ResponseParser {
     var noBody = false
     /// The client's HTTP minor version (the forwarded status line carries it; 0 removes chunking).
     var clientMinor = 1
+    /// The client keeps its connection after this response (else `Connection: close` is added).
+    var clientKeepAlive = true
+    /// A complete `Set-Cookie: …\r\n` line to add (cookie-insert persistence), or empty.
+    var setCookie: [UInt8] = []
+    /// Bodies up to this size that arrived with their head are copied into the head's buffer.
+    static let inlineBodyLimit = 8192
 
     /// The body of the response under way (`.idle` while waiting for a head).
     var body = BodyFraming()
@@ -94,6 +106,14 @@ struct ResponseParser {
             scanned = 0
             if head.status < 200 { continue }  // 100 (the switch answered Expect itself), 103
             body.start(head.framing, dechunk: head.dechunked)
+            if case .length(let n) = head.framing, n <= Self.inlineBodyLimit, buffer.readableBytes >= Int(n) {
+                var h = head
+                var b = buffer.readSlice(length: Int(n))!
+                h.bytes.writeBuffer(&b)
+                h.bodyInHead = Int(n)
+                body.state = .finished
+                return .head(h)
+            }
             return .head(head)
         }
         switch try body.next(&buffer) {
@@ -155,6 +175,8 @@ struct ResponseParser {
         defer { swap(&lines, &self.lines) }
         let noBody = self.noBody
         let clientMinor = self.clientMinor
+        let clientKeepAlive = self.clientKeepAlive
+        let setCookie = self.setCookie
         return try buffer.withUnsafeReadableBytes { p -> ResponseHead in
             // Status line: HTTP/1.x SP 3DIGIT [SP reason] CRLF
             guard length >= 16, p[0] == 72, p[1] == 84, p[2] == 84, p[3] == 80, p[4] == 47, p[5] == 49, p[6] == 46,
@@ -235,9 +257,11 @@ struct ResponseParser {
             let keepAlive = framing != .untilClose && (minor == 1 ? !close : keepAliveToken)
 
             // The forwarded head: the client's version, the status, and the end-to-end lines.
-            var out = ByteBufferAllocator().buffer(capacity: length + 96)
+            var out = ByteBufferAllocator().buffer(capacity: length + 96 + setCookie.count
+                + (contentLength.map { $0 <= Self.inlineBodyLimit ? Int($0) : 0 } ?? 0))
             out.writeStaticString(clientMinor == 0 ? "HTTP/1.0" : "HTTP/1.1")
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[8..<statusEnd]))
+            // Kept lines are copied in runs (consecutive lines, one copy), from the status code on.
+            var run = 8..<statusEnd
             for line in lines {
                 let nameLength = line.colon - line.start
                 let s = line.start
@@ -251,9 +275,24 @@ struct ResponseParser {
                 default: break
                 }
                 if listsOthers && Self.listedByConnection(p, lines, line) { continue }
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[s..<(line.end + 2)]))
+                if s == run.upperBound {
+                    run = run.lowerBound..<(line.end + 2)
+                } else {
+                    out.writeBytes(UnsafeRawBufferPointer(rebasing: p[run]))
+                    run = s..<(line.end + 2)
+                }
             }
-            return ResponseHead(status: status, keepAlive: keepAlive, framing: framing, dechunked: dechunked, bytes: out)
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[run]))
+            let closesClient = !clientKeepAlive || framing == .untilClose || dechunked
+            if closesClient {
+                out.writeStaticString("Connection: close\r\n")
+            } else if clientMinor == 0 {
+                out.writeStaticString("Connection: keep-alive\r\n")
+            }
+            out.writeBytes(setCookie)
+            out.writeStaticString("\r\n")
+            return ResponseHead(status: status, keepAlive: keepAlive, framing: framing, dechunked: dechunked,
+                                closesClient: closesClient, bytes: out)
         }
     }
 

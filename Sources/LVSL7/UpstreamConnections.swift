@@ -21,8 +21,7 @@ final class UpstreamCache {
     /// An idle connection to the server, if one is open.
     func takeIdle(pool: Int, server: Int) -> UpstreamHandler? {
         let k = Self.key(pool: pool, server: server)
-        while var stack = idle[k], let h = stack.popLast() {
-            idle[k] = stack
+        while let h = idle[k]?.popLast() {  // in place: no copy of the stack
             h.cache = nil
             if h.channel.isActive { return h }
         }
@@ -55,14 +54,12 @@ final class UpstreamCache {
     func release(_ h: UpstreamHandler, maxIdle: Int) {
         h.client = nil
         guard h.channel.isActive else { return }
-        var stack = idle[h.cacheKey] ?? []
-        if stack.count >= maxIdle {
+        if idle[h.cacheKey]?.count ?? 0 >= maxIdle {
             h.channel.close(promise: nil)
             return
         }
         h.cache = self
-        stack.append(h)
-        idle[h.cacheKey] = stack
+        idle[h.cacheKey, default: []].append(h)
     }
 
     /// An idle connection closed by its server.
@@ -110,10 +107,12 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
-    /// Before each request: what the parser must know about it.
-    func prepare(isHead: Bool, clientMinor: Int) {
+    /// Before each request: what the parser must know about it and the client.
+    func prepare(isHead: Bool, clientMinor: Int, clientKeepAlive: Bool, setCookie: [UInt8]) {
         parser.noBody = isHead
         parser.clientMinor = clientMinor
+        parser.clientKeepAlive = clientKeepAlive
+        parser.setCookie = setCookie
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -197,6 +196,18 @@ final class UpstreamHandler: ChannelDuplexHandler {
         }
     }
 
-    func write(_ bytes: ByteBuffer) { context.write(wrapOutboundOut(bytes), promise: nil) }
-    func flush() { context.flush() }
+    /// Written since the last flush (a flush with nothing to send still costs a pass through
+    /// NIO's channel).
+    var unflushed = false
+
+    func write(_ bytes: ByteBuffer) {
+        unflushed = true
+        context.write(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    func flush() {
+        guard unflushed else { return }
+        unflushed = false
+        context.flush()
+    }
 }

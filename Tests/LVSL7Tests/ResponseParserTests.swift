@@ -17,10 +17,12 @@ import Testing
     /// Feeds `pieces` as separate reads the way `UpstreamHandler` does (an unfinished part is
     /// kept and the next read appended), then the close when `close`.
     static func run(_ pieces: [[UInt8]], noBody: Bool = false, clientMinor: Int = 1, close: Bool = false,
-                    maxHead: Int = 65536) throws -> Output {
+                    maxHead: Int = 65536, clientKeepAlive: Bool = true, setCookie: String = "") throws -> Output {
         var p = ResponseParser(maxHeadBytes: maxHead)
         p.noBody = noBody
         p.clientMinor = clientMinor
+        p.clientKeepAlive = clientKeepAlive
+        p.setCookie = Array(setCookie.utf8)
         var out = Output()
         var pending: ByteBuffer?
         for piece in pieces {
@@ -33,8 +35,11 @@ import Testing
             while let e = try p.next(&buffer) {
                 switch e {
                 case .head(let h):
+                    // A small body that came with the head is in the head's buffer.
                     out.heads.append(h)
-                    out.headText.append(String(buffer: h.bytes))
+                    let all = Array(h.bytes.readableBytesView)
+                    out.headText.append(String(decoding: all.dropLast(h.bodyInHead), as: UTF8.self))
+                    out.body += all.suffix(h.bodyInHead)
                 case .body(let b): out.body += Array(b.readableBytesView)
                 case .end: out.ends += 1
                 }
@@ -45,20 +50,42 @@ import Testing
         return out
     }
 
-    static func run(_ text: String, noBody: Bool = false, clientMinor: Int = 1, close: Bool = false) throws -> Output {
-        try run([Array(text.utf8)], noBody: noBody, clientMinor: clientMinor, close: close)
+    static func run(_ text: String, noBody: Bool = false, clientMinor: Int = 1, close: Bool = false,
+                    clientKeepAlive: Bool = true, setCookie: String = "") throws -> Output {
+        try run([Array(text.utf8)], noBody: noBody, clientMinor: clientMinor, close: close,
+                clientKeepAlive: clientKeepAlive, setCookie: setCookie)
     }
 
     @Test func contentLengthHeadIsForwardedWithoutHopByHopLines() throws {
         let o = try Self.run("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 3\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-A: b\r\n\r\nrs1")
-        #expect(o.headText == ["HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 3\r\nX-A: b\r\n"])
+        #expect(o.headText == ["HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 3\r\nX-A: b\r\n\r\n"])
         #expect(o.heads[0].status == 200 && o.heads[0].keepAlive && o.heads[0].framing == .length(3))
         #expect(o.bodyText == "rs1" && o.ends == 1)
+        // The small body arrived with the head: it is in the head's buffer (one write).
+        #expect(o.heads[0].bodyInHead == 3 && !o.heads[0].closesClient)
+        // Split from its head, or too large, it comes as body parts.
+        let split = try Self.run([Array("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nr".utf8), Array("s1".utf8)])
+        #expect(split.heads[0].bodyInHead == 0 && split.bodyText == "rs1" && split.ends == 1)
+        let large = String(repeating: "z", count: ResponseParser.inlineBodyLimit + 1)
+        let l = try Self.run("HTTP/1.1 200 OK\r\nContent-Length: \(large.utf8.count)\r\n\r\n" + large)
+        #expect(l.heads[0].bodyInHead == 0 && l.bodyText == large && l.ends == 1)
+    }
+
+    @Test func theSwitchsOwnLines() throws {
+        let text = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+        #expect(try Self.run(text, clientKeepAlive: false).headText == ["HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"])
+        #expect(try Self.run(text, clientKeepAlive: false).heads[0].closesClient)
+        #expect(try Self.run(text, clientMinor: 0).headText == ["HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"])
+        #expect(try Self.run(text, setCookie: "Set-Cookie: SRV=a; Path=/; HttpOnly\r\n").headText
+            == ["HTTP/1.1 200 OK\r\nContent-Length: 0\r\nSet-Cookie: SRV=a; Path=/; HttpOnly\r\n\r\n"])
+        // A body until the close: the client connection closes after it too.
+        let u = try Self.run("HTTP/1.1 200 OK\r\n\r\nabc", close: true)
+        #expect(u.heads[0].closesClient && u.headText == ["HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"])
     }
 
     @Test func connectionSemanticsAndListedHeaders() throws {
         let c = try Self.run("HTTP/1.1 200 OK\r\nConnection: close, X-Private\r\nx-private: 1\r\nX-Kept: 2\r\nContent-Length: 0\r\n\r\n")
-        #expect(c.headText == ["HTTP/1.1 200 OK\r\nX-Kept: 2\r\nContent-Length: 0\r\n"])
+        #expect(c.headText == ["HTTP/1.1 200 OK\r\nX-Kept: 2\r\nContent-Length: 0\r\n\r\n"])
         #expect(!c.heads[0].keepAlive && c.heads[0].framing == .none && c.ends == 1)
         // HTTP/1.0 server: keep-alive only when it says so; the client's version is forwarded.
         let ten = try Self.run("HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n", clientMinor: 0)
@@ -66,7 +93,7 @@ import Testing
         let tenKA = try Self.run("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n")
         #expect(tenKA.heads[0].keepAlive && tenKA.headText[0].hasPrefix("HTTP/1.1 200 OK\r\n"))
         // A status line without a reason phrase.
-        #expect(try Self.run("HTTP/1.1 204\r\n\r\n").headText == ["HTTP/1.1 204\r\n"])
+        #expect(try Self.run("HTTP/1.1 204\r\n\r\n").headText == ["HTTP/1.1 204\r\n\r\n"])
     }
 
     @Test func responsesWithoutBodies() throws {
@@ -101,14 +128,14 @@ import Testing
     @Test func chunkedBodiesPassThroughAsReceived() throws {
         let o = try Self.run(Self.chunkedResponse)
         // Transfer-Encoding wins over Content-Length, which is not forwarded.
-        #expect(o.headText == ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"])
+        #expect(o.headText == ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"])
         let body = String(Self.chunkedResponse.split(separator: "\r\n\r\n", maxSplits: 1)[1])
         #expect(o.bodyText == body && o.ends == 1)
     }
 
     @Test func chunkedBodiesLoseTheirFramingForHTTP10Clients() throws {
         let o = try Self.run(Self.chunkedResponse, clientMinor: 0)
-        #expect(o.headText == ["HTTP/1.0 200 OK\r\n"] && o.heads[0].dechunked)
+        #expect(o.headText == ["HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n"] && o.heads[0].dechunked && o.heads[0].closesClient)
         #expect(o.bodyText == "hello0123456789, world!!!!" && o.ends == 1)
     }
 
