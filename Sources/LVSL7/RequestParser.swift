@@ -29,6 +29,10 @@ struct RequestHead {
     /// The first value of a header (name case-insensitive, ASCII), trimmed, or nil.
     func header(_ name: String) -> String? {
         let want = Array(name.utf8).map(ResponseParser.lower)
+        func equals(_ p: UnsafeRawBufferPointer, _ at: Int) -> Bool {
+            for k in 0..<want.count where ResponseParser.lower(p[at + k]) != want[k] { return false }
+            return true
+        }
         return raw.withUnsafeReadableBytes { p -> String? in
             var pos = 0
             while pos < p.count && p[pos] != 10 { pos += 1 }
@@ -37,7 +41,7 @@ struct RequestHead {
                 var e = pos
                 while e < p.count && p[e] != 10 { e += 1 }
                 let end = e - 1  // at CR
-                if pos + want.count < end && p[pos + want.count] == 58 && ResponseParser.equals(p, pos, want) {
+                if pos + want.count < end && p[pos + want.count] == 58 && equals(p, pos) {
                     var vs = pos + want.count + 1
                     var ve = end
                     while vs < ve && (p[vs] == 32 || p[vs] == 9) { vs += 1 }
@@ -68,8 +72,15 @@ enum RequestEvent {
 struct RequestParser {
     var maxHeadBytes: Int
     /// The client's address as text (X-Forwarded-For), and `for=…;proto=http` (Forwarded).
-    var clientText: [UInt8] = Array("unknown".utf8)
-    var forwardedFor: [UInt8] = Array("for=unknown;proto=http".utf8)
+    var clientText: [UInt8] = Array("unknown".utf8) { didSet { makeTail() } }
+    var forwardedFor: [UInt8] = Array("for=unknown;proto=http".utf8) { didSet { makeTail() } }
+    /// `CLIENT\r\nX-Forwarded-Proto: http\r\nForwarded: for=CLIENT;proto=http`: what follows
+    /// the received X-Forwarded-For values, the same for every request of the connection.
+    var tail: [UInt8] = []
+
+    mutating func makeTail() {
+        tail = clientText + Array("\r\nX-Forwarded-Proto: http\r\nForwarded: ".utf8) + forwardedFor
+    }
     var body = BodyFraming()
     var scanned = 0
     var lines: [(start: Int, colon: Int, end: Int)] = []
@@ -78,6 +89,7 @@ struct RequestParser {
         self.maxHeadBytes = maxHeadBytes
         body.maxLine = maxHeadBytes
         lines.reserveCapacity(32)
+        makeTail()
     }
 
     /// Between requests with nothing of the next one seen.
@@ -107,10 +119,10 @@ struct RequestParser {
         try ResponseParser.headLength(buffer, scanned: &scanned, max: maxHeadBytes)
     }
 
-    static let host = Array("host".utf8)
-    static let expect = Array("expect".utf8)
-    static let xff = Array("x-forwarded-for".utf8)
-    static let continueToken = Array("100-continue".utf8)
+    static var host: StaticString { "host" }
+    static var expect: StaticString { "expect" }
+    static var xff: StaticString { "x-forwarded-for" }
+    static var continueToken: StaticString { "100-continue" }
 
     static func isTokenChar(_ c: UInt8) -> Bool {
         switch c {
@@ -133,8 +145,7 @@ struct RequestParser {
         swap(&lines, &self.lines)  // reused without a copy
         lines.removeAll(keepingCapacity: true)
         defer { swap(&lines, &self.lines) }
-        let clientText = self.clientText
-        let forwardedFor = self.forwardedFor
+        let tail = self.tail
         return try buffer.withUnsafeReadableBytes { p -> RequestHead in
             // Request line: method SP target SP HTTP/D.D CRLF
             var i = 0
@@ -227,11 +238,15 @@ struct RequestParser {
             }
 
             // The upstream head.
-            var out = ByteBufferAllocator().buffer(capacity: length + 128)
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[0..<(targetEnd + 1)]))
-            out.writeStaticString("HTTP/1.1\r\n")
-            // Kept lines are copied in runs (consecutive lines, one copy).
-            var run = 0..<0
+            var out = ByteBufferAllocator().buffer(capacity: length + 64 + tail.count)
+            // Kept lines are copied in runs (consecutive lines, one copy); an HTTP/1.1 request
+            // line starts the first run.
+            var run = 0..<(targetEnd + 11)
+            if version != .http1_1 {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[0..<(targetEnd + 1)]))
+                out.writeStaticString("HTTP/1.1\r\n")
+                run = (targetEnd + 11)..<(targetEnd + 11)
+            }
             for line in lines {
                 let s = line.start
                 switch line.colon - s {
@@ -263,15 +278,14 @@ struct RequestParser {
                     out.writeStaticString(", ")
                 }
             }
-            out.writeBytes(clientText)
-            out.writeStaticString("\r\nX-Forwarded-Proto: http\r\nForwarded: ")
-            out.writeBytes(forwardedFor)
+            out.writeBytes(tail)
             if let (hs, he) = host {
                 out.writeStaticString(";host=\"")
                 out.writeBytes(UnsafeRawBufferPointer(rebasing: p[hs..<he]))
-                out.writeStaticString("\"")
+                out.writeStaticString("\"\r\n\r\n")
+            } else {
+                out.writeStaticString("\r\n\r\n")
             }
-            out.writeStaticString("\r\n\r\n")
 
             return RequestHead(
                 method: Self.method(p, methodEnd), version: version,

@@ -156,16 +156,16 @@ struct ResponseParser {
         return nil
     }
 
-    static let contentLength = Array("content-length".utf8)
-    static let transferEncoding = Array("transfer-encoding".utf8)
-    static let connection = Array("connection".utf8)
-    static let keepAliveName = Array("keep-alive".utf8)
-    static let proxyConnection = Array("proxy-connection".utf8)
-    static let te = Array("te".utf8)
-    static let trailer = Array("trailer".utf8)
-    static let upgrade = Array("upgrade".utf8)
-    static let chunkedToken = Array("chunked".utf8)
-    static let closeToken = Array("close".utf8)
+    static var contentLength: StaticString { "content-length" }
+    static var transferEncoding: StaticString { "transfer-encoding" }
+    static var connection: StaticString { "connection" }
+    static var keepAliveName: StaticString { "keep-alive" }
+    static var proxyConnection: StaticString { "proxy-connection" }
+    static var te: StaticString { "te" }
+    static var trailer: StaticString { "trailer" }
+    static var upgrade: StaticString { "upgrade" }
+    static var chunkedToken: StaticString { "chunked" }
+    static var closeToken: StaticString { "close" }
 
     /// Parses the head in the first `length` readable bytes (which end in CRLF CRLF).
     mutating func parseHead(_ buffer: ByteBuffer, length: Int) throws -> ResponseHead {
@@ -259,9 +259,13 @@ struct ResponseParser {
             // The forwarded head: the client's version, the status, and the end-to-end lines.
             var out = ByteBufferAllocator().buffer(capacity: length + 96 + setCookie.count
                 + (contentLength.map { $0 <= Self.inlineBodyLimit ? Int($0) : 0 } ?? 0))
-            out.writeStaticString(clientMinor == 0 ? "HTTP/1.0" : "HTTP/1.1")
-            // Kept lines are copied in runs (consecutive lines, one copy), from the status code on.
-            var run = 8..<statusEnd
+            // Kept lines are copied in runs (consecutive lines, one copy), from the status line on
+            // when its version is the client's, else from the status code.
+            var run = 0..<statusEnd
+            if minor != clientMinor {
+                out.writeStaticString(clientMinor == 0 ? "HTTP/1.0" : "HTTP/1.1")
+                run = 8..<statusEnd
+            }
             for line in lines {
                 let nameLength = line.colon - line.start
                 let s = line.start
@@ -289,7 +293,7 @@ struct ResponseParser {
             } else if clientMinor == 0 {
                 out.writeStaticString("Connection: keep-alive\r\n")
             }
-            out.writeBytes(setCookie)
+            if !setCookie.isEmpty { out.writeBytes(setCookie) }
             out.writeStaticString("\r\n")
             return ResponseHead(status: status, keepAlive: keepAlive, framing: framing, dechunked: dechunked,
                                 closesClient: closesClient, bytes: out)
@@ -328,9 +332,11 @@ struct ResponseParser {
     static func lower(_ c: UInt8) -> UInt8 { c &- 65 < 26 ? c | 0x20 : c }
 
     /// p[at...] starts with `lowerName` (ASCII, case-insensitive); the caller checked the length.
+    /// (A StaticString: no array to retain per comparison.)
     @inline(__always)
-    static func equals(_ p: UnsafeRawBufferPointer, _ at: Int, _ lowerName: [UInt8]) -> Bool {
-        for k in 0..<lowerName.count where lower(p[at + k]) != lowerName[k] { return false }
+    static func equals(_ p: UnsafeRawBufferPointer, _ at: Int, _ lowerName: StaticString) -> Bool {
+        let q = lowerName.utf8Start
+        for k in 0..<lowerName.utf8CodeUnitCount where lower(p[at + k]) != q[k] { return false }
         return true
     }
 
