@@ -101,18 +101,17 @@ struct ResponseParser {
     mutating func next(_ buffer: inout ByteBuffer) throws -> ResponseEvent? {
         while body.state == .idle {
             guard buffer.readableBytes > 0, let length = try headLength(buffer) else { return nil }
-            let head = try parseHead(buffer, length: length)
+            var head = try parseHead(buffer, length: length)
             buffer.moveReaderIndex(forwardBy: length)
             scanned = 0
             if head.status < 200 { continue }  // 100 (the switch answered Expect itself), 103
             body.start(head.framing, dechunk: head.dechunked)
             if case .length(let n) = head.framing, n <= Self.inlineBodyLimit, buffer.readableBytes >= Int(n) {
-                var h = head
+                // (Into `head` itself: its buffer is not shared, so this is no copy-on-write.)
                 var b = buffer.readSlice(length: Int(n))!
-                h.bytes.writeBuffer(&b)
-                h.bodyInHead = Int(n)
+                head.bytes.writeBuffer(&b)
+                head.bodyInHead = Int(n)
                 body.state = .finished
-                return .head(h)
             }
             return .head(head)
         }
