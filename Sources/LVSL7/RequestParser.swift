@@ -156,7 +156,7 @@ struct RequestParser {
             let targetStart = i
             while i < length && p[i] > 32 && p[i] != 127 { i += 1 }
             let targetEnd = i
-            guard targetEnd > targetStart, p[i] == 32, i + 10 <= length,
+            guard targetEnd > targetStart, p[i] == 32, i + 11 <= length,
                   p[i + 1] == 72, p[i + 2] == 84, p[i + 3] == 84, p[i + 4] == 80, p[i + 5] == 47,
                   (48...57).contains(p[i + 6]), p[i + 7] == 46, (48...57).contains(p[i + 8]),
                   p[i + 9] == 13, p[i + 10] == 10

@@ -142,3 +142,48 @@ extension Array {
         stride(from: 0, to: count, by: n).map { Array(self[$0..<Swift.min($0 + n, count)]) }
     }
 }
+
+/// Mutated and truncated messages through both parsers (debug builds check every buffer index,
+/// so a read past a head traps here): each either parses or throws `HTTPParseError`.
+@Suite struct ParserRobustnessTests {
+    static let seeds = [
+        "POST /c?q=1 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive, X-A\r\nX-A: 1\r\n\r\n4;e\r\nwiki\r\n0\r\nT: 1\r\n\r\n",
+        "GET / HTTP/1.0\r\nContent-Length: 3\r\nX-Forwarded-For: 1.2.3.4\r\n\r\nabc",
+    ]
+    static let responses = [
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close, X-A\r\n\r\n4;e\r\nwiki\r\n0\r\nT: 1\r\n\r\n",
+        "HTTP/1.0 204 No Content\r\nContent-Length: 3\r\n\r\n",
+    ]
+
+    @Test func mutatedMessagesParseOrThrow() {
+        var state: UInt64 = 0x2545_f491_4f6c_dd1d
+        func random(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let alphabet = Array(" \r\n:;,0aZ\t\u{7f}Hh".utf8)
+        for round in 0..<3000 {
+            let isRequest = round % 2 == 0
+            var bytes = Array((isRequest ? Self.seeds : Self.responses)[random(2)].utf8)
+            for _ in 0..<(1 + random(4)) {
+                switch random(3) {
+                case 0: bytes[random(bytes.count)] = alphabet[random(alphabet.count)]
+                case 1: bytes.remove(at: random(bytes.count))
+                default: bytes.insert(alphabet[random(alphabet.count)], at: random(bytes.count))
+                }
+            }
+            let cut = random(bytes.count)
+            let pieces = [Array(bytes[..<cut]), Array(bytes[cut...])]
+            do {
+                if isRequest {
+                    _ = try RequestParserTests.run(pieces)
+                } else {
+                    _ = try ResponseParserTests.run(pieces, close: true)
+                }
+            } catch is HTTPParseError {
+            } catch {
+                Issue.record("unexpected error \(error)")
+            }
+        }
+    }
+}
