@@ -174,8 +174,7 @@ struct RequestParser {
             var expectContinue = false
             var xffCount = 0
             while pos < length - 2 {
-                var e = pos
-                while p[e] != 10 { e += 1 }
+                let e = ResponseParser.lineFeed(p, from: pos, to: length)
                 guard e > pos, p[e - 1] == 13 else { throw HTTPParseError(reason: "header line without CRLF") }
                 let end = e - 1
                 var colon = pos

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 
 /// How a response body is delimited (RFC 9112 6.3).
@@ -134,15 +137,14 @@ struct ResponseParser {
     static func headLength(_ buffer: ByteBuffer, scanned: inout Int, max limit: Int) throws -> Int? {
         let from = scanned
         let found: Int? = buffer.withUnsafeReadableBytes { p in
-            var i = max(from - 3, 0)
+            // From line feed to line feed (memchr), looking back for CR LF CR before each.
             let n = p.count
-            while i + 3 < n {
-                if p[i + 3] != 10 {
-                    i += p[i + 3] == 13 ? 1 : 4
-                    continue
-                }
-                if p[i] == 13 && p[i + 1] == 10 && p[i + 2] == 13 { return i + 4 }
-                i += 1
+            var i = max(from, 3)
+            while i < n {
+                let lf = lineFeed(p, from: i, to: n)
+                guard lf < n else { return nil }
+                if lf >= 3 && p[lf - 1] == 13 && p[lf - 2] == 10 && p[lf - 3] == 13 { return lf + 1 }
+                i = lf + 1
             }
             return nil
         }
@@ -185,7 +187,7 @@ struct ResponseParser {
             let minor = Int(p[7] - 48)
             let status = Int(p[9] - 48) * 100 + Int(p[10] - 48) * 10 + Int(p[11] - 48)
             var i = 12
-            while p[i] != 10 { i += 1 }  // the head ends in LF, so this stops
+            i = Self.lineFeed(p, from: i, to: length)  // the head ends in LF, so there is one
             guard p[i - 1] == 13, i == 13 || p[12] == 32 else { throw ResponseParseError(reason: "bad status line") }
             let statusEnd = i + 1
             var pos = statusEnd
@@ -196,8 +198,7 @@ struct ResponseParser {
             var keepAliveToken = false
             var listsOthers = false
             while pos < length - 2 {
-                var e = pos
-                while p[e] != 10 { e += 1 }
+                let e = Self.lineFeed(p, from: pos, to: length)
                 guard e > pos, p[e - 1] == 13 else { throw ResponseParseError(reason: "header line without CRLF") }
                 let end = e - 1
                 guard p[pos] != 32 && p[pos] != 9 else { throw ResponseParseError(reason: "folded header line") }
@@ -325,6 +326,15 @@ struct ResponseParser {
             body(a, b)
             s = e + 1
         }
+    }
+
+    /// The index of the first LF in p[from..<to], or `to` when there is none (memchr: the
+    /// library's vectorised scan, instead of a byte loop).
+    @inline(__always)
+    static func lineFeed(_ p: UnsafeRawBufferPointer, from: Int, to: Int) -> Int {
+        guard from < to, let base = p.baseAddress else { return to }
+        guard let hit = memchr(base + from, 10, to - from) else { return to }
+        return UnsafeRawPointer(hit) - base
     }
 
     @inline(__always)
