@@ -9,38 +9,40 @@ import NIOHTTP1
 /// requests may each go to a different server while responses leave in request order (the
 /// thesis's multi-handoff, per request).
 final class ClientHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    /// Requests are bytes, parsed here by `RequestParser` (no NIO decoder): the head is forwarded
+    /// as received with only the proxy's edits, bodies as slices of what was read.
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    /// Responses are bytes: relayed heads and bodies as the server sent them (hop-by-hop lines
+    /// dropped), the switch's own answers written out here; there is no HTTP encoder.
+    typealias OutboundOut = ByteBuffer
 
     let sw: L7Switch
     let cache: UpstreamCache
     var context: ChannelHandlerContext!
     var clientAddress = IPAddress.zero
-    var clientText = ""
-    /// `for=ADDRESS;proto=http`, the start of the Forwarded header (per connection).
-    var forwardedFor = "for=unknown;proto=http"
+    var parser: RequestParser
+    /// Bytes read and not parsed yet: an unfinished head, or pipelined requests waiting for the
+    /// exchange before them to end (responses leave in request order).
+    var inbound = ByteBuffer()
 
     // Reads from the client are held while no upstream can take the request's bytes.
     var readsHeld = false
     var readPending = false
-    /// Bytes arrived since the last complete request (a started head, for the 408 answer).
-    var partialRequest = false
     var closing = false
 
     // The exchange in progress.
     var active = false
     /// Answered by the switch itself: the rest of the request is discarded.
     var answered = false
-    var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
-    var upstreamHead = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+    var head = RequestHead.none
     var poolIndex = 0
     var server = -1
     var key: UInt64 = 0
     var cookieServer: Int?
     var upstream: UpstreamHandler?
     var connecting = false
-    var buffered: [HTTPClientRequestPart] = []
+    var buffered: [ByteBuffer] = []
     var requestEnded = false
     var hasBody = false
     var bodyBytes: Int64 = 0
@@ -57,93 +59,87 @@ final class ClientHandler: ChannelDuplexHandler {
     /// One timer per connection checks both deadlines (cheaper than a timer per request and an
     /// idle handler on every read and write).
     var ticker: Scheduled<Void>?
-    /// Pipelined request parts (and a parse error among them) behind the current exchange.
-    enum Queued {
-        case part(HTTPServerRequestPart)
-        case error(HTTPParserError)
-    }
-    var queue: [Queued] = []
     var bytesIn = 0
     var bytesOut = 0
     /// The last response write, so a close waits for it.
     var lastWrite: EventLoopFuture<Void>?
-    /// The raw-bytes handler next to the socket (for the 408 answer).
-    weak var watch: ByteWatch?
 
     init(sw: L7Switch, cache: UpstreamCache) {
         self.sw = sw
         self.cache = cache
+        parser = RequestParser(maxHeadBytes: sw.configuration.limits.maxHeaderBytes)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         if let a = context.channel.remoteAddress, let ip = a.ipAddress, let parsed = IPAddress(ip) {
             clientAddress = parsed
-            clientText = ip
-            forwardedFor = "for=" + (parsed.isIPv4 ? ip : "\"[" + ip + "]\"") + ";proto=http"
+            parser.clientText = Array(ip.utf8)
+            parser.forwardedFor = Array(("for=" + (parsed.isIPv4 ? ip : "\"[" + ip + "]\"") + ";proto=http").utf8)
         }
     }
 
     // MARK: Requests
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        // Pipelined requests wait their turn here (responses leave in request order); reads
-        // stop while any wait, so at most one read's worth is queued.
-        if !queue.isEmpty || (active && isHead(part)) {
-            if case .end = part { partialRequest = false }
-            queue.append(.part(part))
-            return
+        let bytes = unwrapInboundIn(data)
+        lastRead = NIODeadline.now().uptimeNanoseconds
+        if inbound.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            inbound.writeImmutableBuffer(bytes)
         }
-        handle(part)
+        drainQueue()
     }
 
-    func isHead(_ p: HTTPServerRequestPart) -> Bool {
-        if case .head = p { return true }
-        return false
-    }
+    /// A pipelined request waits (unparsed, in `inbound`) until the exchange before it is over.
+    var waiting: Bool { active && requestEnded && inbound.readableBytes > 0 }
 
-    /// Queued pipelined requests, in order, once the exchange before them is over.
+    /// Parses and handles what was read, as far as the current exchange allows: a pipelined
+    /// request (or a malformed one) is taken up only once the exchange before it is over.
     func drainQueue() {
-        while !closing, let next = queue.first {
-            if active, case .part(.head) = next { break }
-            if active, case .error = next { break }
-            queue.removeFirst()
-            switch next {
-            case .part(let p): handle(p)
-            case .error(let e): parseError(e)
+        while !closing && !(active && requestEnded) {
+            let event: RequestEvent?
+            do {
+                event = try parser.next(&inbound)
+            } catch let e as HTTPParseError {
+                parseError(e)
+                return
+            } catch {
+                closeClient()
+                return
             }
+            guard let event else { break }
+            handle(event)
         }
-        if queue.isEmpty, !readsHeld, readPending {
+        if inbound.readableBytes == 0 { inbound = ByteBuffer() }  // let the read's storage go
+        if !readsHeld, readPending, !waiting {
             readPending = false
             context.read()
         }
     }
 
-    func handle(_ part: HTTPServerRequestPart) {
+    func handle(_ part: RequestEvent) {
         switch part {
         case .head(let h):
-            partialRequest = false
             guard !closing else { return }
             begin(h)
         case .body(let buf):
             guard active, !answered else { return }
-            bodyBytes += Int64(buf.readableBytes)
+            bodyBytes = parser.body.dataBytes
             bytesOut += buf.readableBytes
             if sw.configuration.limits.maxBodyBytes > 0 && bodyBytes > sw.configuration.limits.maxBodyBytes {
                 if responseStarted { closeClient() } else { abortUpstream(failed: false); answer(.payloadTooLarge, close: true) }
                 return
             }
-            sendUpstream(.body(.byteBuffer(buf)))
-        case .end(let trailers):
-            partialRequest = false
+            sendUpstream(buf)
+        case .end:
             guard active else { return }
             requestEnded = true
             if answered {
                 finishAnswered()
                 return
             }
-            sendUpstream(.end(trailers))
             if upstream != nil { upstream!.flush(); startResponseTimer() }
         }
     }
@@ -153,7 +149,7 @@ final class ClientHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
-    func begin(_ h: HTTPRequestHead) {
+    func begin(_ h: RequestHead) {
         active = true
         answered = false
         head = h
@@ -165,61 +161,14 @@ final class ClientHandler: ChannelDuplexHandler {
         bytesIn = 0
         bytesOut = 0
         buffered.removeAll(keepingCapacity: true)
-        clientKeepAlive = h.isKeepAlive
+        clientKeepAlive = h.keepAlive
+        expectContinue = h.expectContinue
+        hasBody = h.hasBody
         let limits = sw.configuration.limits
 
         if h.version.major != 1 { return answer(.httpVersionNotSupported, close: true) }
-        // One pass over the headers: limits, framing, Expect, and the upstream's copy.
-        var headerBytes = h.uri.utf8.count + 16
-        var hosts = 0
-        var host: String?
-        var lengths = 0
-        var length: Int64 = 0
-        var badLength = false
-        var chunked = false
-        var xff: String?
-        var connectionTokens = false
-        expectContinue = false
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(h.headers.count + 3)
-        for (n, v) in h.headers {
-            headerBytes += n.utf8.count + v.utf8.count + 4
-            switch n.utf8.count {
-            case 4 where n.caseInsensitiveEquals("host"):
-                hosts += 1
-                host = v
-            case 14 where n.caseInsensitiveEquals("content-length"):
-                lengths += 1
-                if let l = Int64(v), l >= 0 { length = l } else { badLength = true }
-            case 17 where n.caseInsensitiveEquals("transfer-encoding"):
-                chunked = true
-            case 6 where n.caseInsensitiveEquals("expect"):
-                if v.caseInsensitiveEquals("100-continue") { expectContinue = true }
-                continue
-            case 15 where n.caseInsensitiveEquals("x-forwarded-for"):
-                xff = xff.map { $0 + ", " + v } ?? v
-                continue
-            case 10 where n.caseInsensitiveEquals("connection"):
-                connectionTokens = connectionTokens || HopByHop.listsOthers(v)
-                continue
-            default:
-                if HopByHop.isHopByHop(n, []) { continue }
-            }
-            headers.add(name: n, value: v)
-        }
-        if connectionTokens {
-            let listed = HopByHop.listed(in: h.headers)
-            headers = HTTPHeaders(headers.filter { !listed.contains($0.name.lowercased()) })
-        }
-        if headerBytes > limits.maxHeaderBytes { return answer(.requestHeaderFieldsTooLarge, close: true) }
-        if hosts > 1 || (h.version.minor >= 1 && hosts == 0) { return answer(.badRequest, close: true) }
-        if lengths > 1 || badLength { return answer(.badRequest, close: true) }
-        if limits.maxBodyBytes > 0 && length > limits.maxBodyBytes { return answer(.payloadTooLarge, close: true) }
-        hasBody = length > 0 || chunked
-        headers.add(name: "X-Forwarded-For", value: xff.map { $0 + ", " + clientText } ?? clientText)
-        headers.add(name: "X-Forwarded-Proto", value: "http")
-        headers.add(name: "Forwarded", value: host.map { forwardedFor + ";host=\"" + $0 + "\"" } ?? forwardedFor)
-        upstreamHead = HTTPRequestHead(version: .http1_1, method: h.method, uri: h.uri, headers: headers)
+        if h.hosts > 1 || (h.version.minor >= 1 && h.hosts == 0) { return answer(.badRequest, close: true) }
+        if limits.maxBodyBytes > 0 && h.contentLength > limits.maxBodyBytes { return answer(.payloadTooLarge, close: true) }
 
         let view = HeadFields(head: h)
         poolIndex = sw.router.route(view)
@@ -229,6 +178,7 @@ final class ClientHandler: ChannelDuplexHandler {
         if let name = pool.configuration.cookie, let v = L7Cookies.value(of: name, in: view.header("cookie")) {
             cookieServer = pool.server(cookieValue: v)
         }
+        head.raw = ByteBuffer()  // routed: let the read buffer go (NIO reuses it when unshared)
         guard let s = pool.pick(key: key, client: clientAddress, cookieServer: cookieServer, now: L7Switch.now()) else {
             return answer(.serviceUnavailable, close: hasBody)
         }
@@ -275,7 +225,14 @@ final class ClientHandler: ChannelDuplexHandler {
         }
         upstream = h
         h.client = self
-        h.write(.head(upstreamHead))
+        let pool = sw.pools[poolIndex].configuration
+        var cookie: [UInt8] = []
+        if let name = pool.cookie, cookieServer != server {
+            cookie = Array("Set-Cookie: \(name)=\(pool.servers[server].cookieValue); Path=/; HttpOnly\r\n".utf8)
+        }
+        h.prepare(isHead: head.method == .HEAD, clientMinor: Int(head.version.minor), clientKeepAlive: clientKeepAlive,
+                  setCookie: cookie)
+        h.write(head.upstream)
         sentToUpstream = true
         for p in buffered { h.write(p) }
         buffered.removeAll(keepingCapacity: true)
@@ -283,13 +240,14 @@ final class ClientHandler: ChannelDuplexHandler {
         if requestEnded { startResponseTimer() }
         if expectContinue && !requestEnded && !responseStarted {
             expectContinue = false
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
-                                  promise: nil)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(
+                staticString: head.version.minor == 0 ? "HTTP/1.0 100 Continue\r\n\r\n" : "HTTP/1.1 100 Continue\r\n\r\n")),
+                promise: nil)
         }
         if h.channel.isWritable { resumeReads() }
     }
 
-    func sendUpstream(_ part: HTTPClientRequestPart) {
+    func sendUpstream(_ part: ByteBuffer) {
         if let u = upstream {
             u.write(part)
             if !u.channel.isWritable { holdReads() }
@@ -336,54 +294,38 @@ final class ClientHandler: ChannelDuplexHandler {
 
     // MARK: Responses (from the upstream connection)
 
-    func upstreamResponse(_ part: HTTPClientResponsePart) {
+    func upstreamResponse(_ part: ResponseEvent) {
         switch part {
         case .head(let r):
-            if r.status.code / 100 == 1 { return }  // Expect was handled here; 101 is not relayed
+            // The head is complete as the parser wrote it (Connection, Set-Cookie, maybe the
+            // body too): one write.
             responseDeadline = 0
             responseStarted = true
-            upstreamKeepAlive = r.isKeepAlive
-            var headers = HTTPHeaders()
-            headers.reserveCapacity(r.headers.count + 2)
-            var connectionTokens = false
-            for (n, v) in r.headers {
-                if n.utf8.count == 10 && n.caseInsensitiveEquals("connection") {
-                    connectionTokens = connectionTokens || HopByHop.listsOthers(v)
-                    continue
-                }
-                if !HopByHop.isHopByHop(n, []) { headers.add(name: n, value: v) }
-            }
-            if connectionTokens {
-                let listed = HopByHop.listed(in: r.headers)
-                headers = HTTPHeaders(headers.filter { !listed.contains($0.name.lowercased()) })
-            }
-            if !clientKeepAlive {
-                headers.add(name: "Connection", value: "close")
-            } else if head.version.minor == 0 {
-                headers.add(name: "Connection", value: "keep-alive")
-            }
-            let pool = sw.pools[poolIndex].configuration
-            if let name = pool.cookie, cookieServer != server {
-                headers.add(name: "Set-Cookie", value: "\(name)=\(pool.servers[server].cookieValue); Path=/; HttpOnly")
-            }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: r.status, headers: headers))),
-                          promise: nil)
+            upstreamKeepAlive = r.keepAlive
+            // A body that ends with the server's close (or loses its chunking for an HTTP/1.0
+            // client) ends with the client's close too.
+            if r.closesClient { clientKeepAlive = false }
+            bytesIn += r.bodyInHead
+            clientUnflushed = true
+            context.write(wrapOutboundOut(r.bytes), promise: nil)
         case .body(let buf):
             bytesIn += buf.readableBytes
-            context.write(wrapOutboundOut(.body(.byteBuffer(buf))), promise: nil)
+            clientUnflushed = true
+            context.write(wrapOutboundOut(buf), promise: nil)
             if !context.channel.isWritable { upstream?.holdReads() }
-        case .end(let trailers):
-            // Bookkeeping first, then the end, then any queued pipelined request (`drainQueue`).
+        case .end:
+            // Bookkeeping first, then the flush, then any queued pipelined request (`drainQueue`).
             let keep = clientKeepAlive
             complete()
             if keep {
-                context.write(wrapOutboundOut(.end(trailers)), promise: nil)
+                clientUnflushed = false
                 context.flush()
                 resumeReads()
                 drainQueue()
             } else {
                 closing = true
-                context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { [context] _ in
+                // Writes complete in order: the empty one completes after the response.
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { [context] _ in
                     context!.close(promise: nil)
                 }
             }
@@ -414,7 +356,14 @@ final class ClientHandler: ChannelDuplexHandler {
         }
     }
 
-    func upstreamReadComplete() { context.flush() }
+    /// Response bytes written since the last flush.
+    var clientUnflushed = false
+
+    func upstreamReadComplete() {
+        guard clientUnflushed else { return }
+        clientUnflushed = false
+        context.flush()
+    }
 
     func upstreamWritable() { resumeReads() }
 
@@ -478,18 +427,14 @@ final class ClientHandler: ChannelDuplexHandler {
         let keep = !close && clientKeepAlive
         if !keep { clientKeepAlive = false }
         let body = "\(status.code) \(status.reasonPhrase)\n"
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/plain")
-        headers.add(name: "Content-Length", value: "\(body.utf8.count)")
-        if !keep { headers.add(name: "Connection", value: "close") }
-        let version = head.version.major == 1 ? head.version : .http1_1
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))),
-                      promise: nil)
-        if head.method != .HEAD {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-        }
+        let version = head.version.major == 1 && head.version.minor == 0 ? "HTTP/1.0" : "HTTP/1.1"
+        var text = "\(version) \(status.code) \(status.reasonPhrase)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
+        if !keep { text += "Connection: close\r\n" }
+        text += "\r\n"
+        if head.method != .HEAD { text += body }
+        let bytes = context.channel.allocator.buffer(string: text)
         if !keep {
-            lastWrite = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            lastWrite = context.writeAndFlush(wrapOutboundOut(bytes))
             closeClient()
             return
         }
@@ -498,7 +443,7 @@ final class ClientHandler: ChannelDuplexHandler {
             answered = false
         }
         // (Set before the end is written: writing it may deliver the next pipelined request.)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
         resumeReads()  // the next request, or the rest of this one, which is dropped
         drainQueue()
     }
@@ -529,29 +474,20 @@ final class ClientHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         guard !closing else { return }
-        if let e = error as? HTTPParserError {
-            if !queue.isEmpty || (active && requestEnded) {
-                // The error is in a pipelined request behind the current one: answered in turn.
-                queue.append(.error(e))
-                return
-            }
-            parseError(e)
-        } else {
-            closeClient()
-        }
+        closeClient()
     }
 
-    /// A request the decoder rejected: 400 (431 for oversized headers) and close, or just close
+    /// A request the parser rejected: 400 (431 for an oversized head) and close, or just close
     /// when a response is already under way.
-    func parseError(_ e: HTTPParserError) {
+    func parseError(_ e: HTTPParseError) {
         if active && (responseStarted || answered) {
             closeClient()
             return
         }
         abortUpstream(failed: false)
-        if !active { head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/") }
+        if !active { head = .none }
         active = true
-        answer(e == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest, close: true)
+        answer(e.headTooLarge ? .requestHeaderFieldsTooLarge : .badRequest, close: true)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -569,12 +505,11 @@ final class ClientHandler: ChannelDuplexHandler {
 
     /// Nothing read for the idle timeout while no request is in progress.
     func idleTimeout() {
-        if partialRequest {
-            // No request head was decoded, so there is no HTTP request to answer through the
-            // codec: the 408 goes out below the HTTP handlers, as raw bytes.
+        if inbound.readableBytes > 0 {
+            // A request begun and not finished: 408.
             let body = "408 Request Timeout\n"
             let text = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
-            lastWrite = watch?.writeRaw(text)
+            lastWrite = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text)))
         }
         closeClient()
     }
@@ -582,7 +517,7 @@ final class ClientHandler: ChannelDuplexHandler {
     // MARK: Back-pressure
 
     func read(context: ChannelHandlerContext) {
-        if readsHeld || !queue.isEmpty { readPending = true } else { context.read() }
+        if readsHeld || waiting { readPending = true } else { context.read() }
     }
 
     func holdReads() { readsHeld = true }
@@ -590,7 +525,7 @@ final class ClientHandler: ChannelDuplexHandler {
     func resumeReads() {
         guard readsHeld else { return }
         readsHeld = false
-        if readPending && queue.isEmpty {
+        if readPending && !waiting {
             readPending = false
             context.read()
         }
@@ -599,70 +534,12 @@ final class ClientHandler: ChannelDuplexHandler {
 
 extension ClientHandler: UpstreamDelegate {}
 
-/// Marks a started request for the idle timer's 408, and writes that answer (sits before the
-/// HTTP codec, next to the socket).
-final class ByteWatch: ChannelDuplexHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-    unowned let client: ClientHandler
-    var context: ChannelHandlerContext?
-    init(_ client: ClientHandler) { self.client = client }
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-        client.watch = self
-    }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
-    func writeRaw(_ text: String) -> EventLoopFuture<Void>? {
-        guard let context else { return nil }
-        return context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text)))
-    }
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        client.partialRequest = true
-        client.lastRead = NIODeadline.now().uptimeNanoseconds
-        context.fireChannelRead(data)
-    }
-}
-
-/// NIO's request head as routing fields.
+/// The parsed request head as routing fields.
 struct HeadFields: L7RequestFields {
-    let head: HTTPRequestHead
+    let head: RequestHead
     var method: String { head.method.rawValue }
-    var target: String { head.uri }
-    func header(_ name: String) -> String? { head.headers.first(name: name) }
-}
-
-/// Hop-by-hop headers (RFC 9110 7.6.1), which a proxy does not forward. Transfer-Encoding is
-/// kept: NIO's encoders frame bodies by it.
-enum HopByHop {
-    static let names = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"]
-
-    /// Whether a Connection header value names headers beyond close/keep-alive.
-    static func listsOthers(_ value: String) -> Bool {
-        for t in value.split(separator: ",") {
-            let name = t.trimmingSpaces.lowercased()
-            if name != "close" && name != "keep-alive" && !name.isEmpty { return true }
-        }
-        return false
-    }
-
-    static func listed(in headers: HTTPHeaders) -> [String] {
-        var out: [String] = []
-        for v in headers["connection"] {
-            for t in v.split(separator: ",") {
-                let name = t.trimmingSpaces.lowercased()
-                if name != "close" && name != "keep-alive" && !name.isEmpty { out.append(name) }
-            }
-        }
-        return out
-    }
-
-    static func isHopByHop(_ name: String, _ listed: [String]) -> Bool {
-        for n in names where name.caseInsensitiveEquals(n) { return true }
-        if listed.isEmpty { return false }
-        let lower = name.lowercased()
-        return listed.contains(lower)
-    }
+    var target: String { head.target }
+    func header(_ name: String) -> String? { head.header(name) }
 }
 
 extension Substring {
@@ -671,19 +548,6 @@ extension Substring {
         while s.first == " " || s.first == "\t" { s.removeFirst() }
         while s.last == " " || s.last == "\t" { s.removeLast() }
         return s
-    }
-}
-
-extension String {
-    func caseInsensitiveEquals(_ lowerASCII: String) -> Bool {
-        let a = utf8
-        let b = lowerASCII.utf8
-        guard a.count == b.count else { return false }
-        for (x, y) in zip(a, b) {
-            let lx = x >= 65 && x <= 90 ? x | 0x20 : x
-            if lx != y { return false }
-        }
-        return true
     }
 }
 

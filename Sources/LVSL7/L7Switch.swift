@@ -35,10 +35,6 @@ public final class L7Switch: @unchecked Sendable {
     /// Binds every listener; returns the bound addresses (port 0 binds an ephemeral port).
     @discardableResult
     public func start() throws -> [SocketAddress] {
-        let limits = configuration.limits
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
-        decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -49,11 +45,6 @@ public final class L7Switch: @unchecked Sendable {
                     let cache = caches[ObjectIdentifier(channel.eventLoop)]!
                     let handler = ClientHandler(sw: self, cache: cache)
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(ByteWatch(handler))
-                    try sync.configureHTTPServerPipeline(
-                        withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
-                        withEncoderConfiguration: .init(),
-                        withDecoderLimitConfiguration: decoderLimits)
                     try sync.addHandler(handler)
                 }
             }

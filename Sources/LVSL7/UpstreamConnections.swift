@@ -21,8 +21,7 @@ final class UpstreamCache {
     /// An idle connection to the server, if one is open.
     func takeIdle(pool: Int, server: Int) -> UpstreamHandler? {
         let k = Self.key(pool: pool, server: server)
-        while var stack = idle[k], let h = stack.popLast() {
-            idle[k] = stack
+        while let h = idle[k]?.popLast() {  // in place: no copy of the stack
             h.cache = nil
             if h.channel.isActive { return h }
         }
@@ -43,7 +42,8 @@ final class UpstreamCache {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    // Requests go out as the bytes the client connection prepared; responses come
+                    // in as bytes, parsed by the handler's own `ResponseParser`.
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler(cacheKey: k))
                 }
             }
@@ -54,14 +54,12 @@ final class UpstreamCache {
     func release(_ h: UpstreamHandler, maxIdle: Int) {
         h.client = nil
         guard h.channel.isActive else { return }
-        var stack = idle[h.cacheKey] ?? []
-        if stack.count >= maxIdle {
+        if idle[h.cacheKey]?.count ?? 0 >= maxIdle {
             h.channel.close(promise: nil)
             return
         }
         h.cache = self
-        stack.append(h)
-        idle[h.cacheKey] = stack
+        idle[h.cacheKey, default: []].append(h)
     }
 
     /// An idle connection closed by its server.
@@ -79,19 +77,20 @@ final class UpstreamCache {
 
 /// What an upstream connection reports to the client connection it currently serves.
 protocol UpstreamDelegate: AnyObject {
-    func upstreamResponse(_ part: HTTPClientResponsePart)
+    func upstreamResponse(_ part: ResponseEvent)
     func upstreamReadComplete()
     func upstreamWritable()
     /// The connection failed or closed before the exchange completed.
     func upstreamFailed(_ error: Error?)
 }
 
-/// The last handler of an upstream connection: hands responses to its client, lets the client
-/// pause reading (back-pressure), and leaves the idle cache when its server closes it.
+/// The last handler of an upstream connection: parses responses from the bytes read (no NIO
+/// decoder, no String headers) and hands them to its client, lets the client pause reading
+/// (back-pressure), and leaves the idle cache when its server closes it.
 final class UpstreamHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     let cacheKey: Int
     var client: UpstreamDelegate?
@@ -100,18 +99,59 @@ final class UpstreamHandler: ChannelDuplexHandler {
     var channel: Channel { context.channel }
     var readsHeld = false
     var readPending = false
+    var parser = ResponseParser()
+    /// Bytes of an unfinished response head (or chunk line) kept for the next read.
+    var pending: ByteBuffer?
 
     init(cacheKey: Int) { self.cacheKey = cacheKey }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
+    /// Before each request: what the parser must know about it and the client.
+    func prepare(isHead: Bool, clientMinor: Int, clientKeepAlive: Bool, setCookie: [UInt8]) {
+        parser.noBody = isHead
+        parser.clientMinor = clientMinor
+        parser.clientKeepAlive = clientKeepAlive
+        parser.setCookie = setCookie
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if let c = client {
-            c.upstreamResponse(part)
-        } else {
+        var buffer = unwrapInboundIn(data)
+        if var p = pending {
+            pending = nil
+            p.writeImmutableBuffer(buffer)
+            buffer = p
+        }
+        guard client != nil else {
             // Bytes from a server while idle: the connection is out of step; drop it.
             context.close(promise: nil)
+            return
+        }
+        var ended = false
+        do {
+            while let event = try parser.next(&buffer) {
+                client?.upstreamResponse(event)
+                if case .end = event {
+                    ended = true
+                    break
+                }
+            }
+        } catch {
+            if let c = client {
+                client = nil
+                c.upstreamFailed(error)
+            }
+            context.close(promise: nil)
+            return
+        }
+        if buffer.readableBytes > 0 {
+            if ended || client == nil {
+                // More than the response (nothing was asked for yet): out of step. The close
+                // fails a request already sent on it, which is then retried when that is safe.
+                context.close(promise: nil)
+                return
+            }
+            pending = buffer
         }
     }
 
@@ -124,6 +164,9 @@ final class UpstreamHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         cache?.remove(self)
         cache = nil
+        if let c = client, let end = parser.closed() {
+            c.upstreamResponse(end)  // a body delimited by the close
+        }
         if let c = client {
             client = nil
             c.upstreamFailed(nil)
@@ -153,6 +196,18 @@ final class UpstreamHandler: ChannelDuplexHandler {
         }
     }
 
-    func write(_ part: HTTPClientRequestPart) { context.write(wrapOutboundOut(part), promise: nil) }
-    func flush() { context.flush() }
+    /// Written since the last flush (a flush with nothing to send still costs a pass through
+    /// NIO's channel).
+    var unflushed = false
+
+    func write(_ bytes: ByteBuffer) {
+        unflushed = true
+        context.write(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    func flush() {
+        guard unflushed else { return }
+        unflushed = false
+        context.flush()
+    }
 }

@@ -90,6 +90,33 @@ import Testing
         #expect(c10.isClosed())
     }
 
+    /// The byte-level path's framing cases end to end: a chunked response passes through with
+    /// its framing to an HTTP/1.1 client and loses it for an HTTP/1.0 client (then the
+    /// connection closes); heads are forwarded with the switch's edits only.
+    @Test func responseFramingPerClientVersion() throws {
+        let a = try TestUpstream("a", group: group)
+        defer { a.stop() }
+        let (sw, port) = try startSwitch(L7Configuration(listeners: [], pools: [
+            L7PoolConfiguration(name: "p", servers: [server(a)])]))
+        defer { sw.stop() }
+        let n = 200_000
+        let c11 = RawClient(port: port)
+        c11.send("GET /big?n=\(n) HTTP/1.1\r\nHost: x\r\n\r\n")
+        let r11 = try #require(c11.response())
+        #expect(r11.header("transfer-encoding") == "chunked" && r11.body.count == n)
+        #expect(r11.header("connection") == nil)
+        // The same connection still works (keep-alive after a chunked response).
+        c11.send("GET /after HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.1.1.1\r\nConnection: keep-alive, X-Drop\r\nX-Drop: 1\r\n\r\n")
+        let after = try #require(c11.response())
+        #expect(after.text.contains("path=/after ") && after.text.contains("xff=10.1.1.1, 127.0.0.1 "))
+        let c10 = RawClient(port: port)
+        c10.send("GET /big?n=\(n) HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        let r10 = try #require(c10.response())
+        #expect(r10.header("transfer-encoding") == nil && r10.header("connection") == "close")
+        #expect(r10.body.count == n && r10.body.allSatisfy { $0 == UInt8(ascii: "x") })
+        #expect(c10.isClosed())
+    }
+
     @Test func malformedRequestsGet4xxAndClose() throws {
         let a = try TestUpstream("a", group: group)
         defer { a.stop() }

@@ -8,7 +8,9 @@
 # Upstreams: one nginx serving three ports (return 200 "rsN"). Prints `name value unit` lines:
 # req/s and p99 (ms) per target, then SwiftLVS's ratios to haproxy and nginx. Knobs:
 # L7_BENCH_SECONDS (10), L7_BENCH_CONNECTIONS (64), L7_BENCH_THREADS (2, wrk and every proxy),
-# L7_BENCH_REPS (1; runs alternate proxies, and the best run of each is reported).
+# L7_BENCH_REPS (1; runs alternate proxies, and the best run of each is reported). Also the
+# proxies' CPU time (user+system, from /proc, nginx's workers included) per request, the lowest
+# of the runs: steadier than req/s on a shared machine.
 # Every process it starts is killed on exit (by PID); each load is bounded by wrk -d.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -83,6 +85,7 @@ run_as=()
 if [ "$(id -u)" = 0 ]; then run_as=(setpriv --reuid=65534 --regid=65534 --clear-groups); fi
 "${run_as[@]}" "$BIN/lvsd" -f "$W/l7.yaml" 2>"$W/lvsd.log" &
 pids+=($!)
+LVSD_PID=$!
 
 # haproxy.
 cat > "$W/haproxy.cfg" <<EOF2
@@ -108,6 +111,7 @@ backend be
 EOF2
 "$HAPROXY" -db -f "$W/haproxy.cfg" >"$W/haproxy.log" 2>&1 &
 pids+=($!)
+HAPROXY_PID=$!
 
 # nginx proxy.
 mkdir -p "$W/px"
@@ -137,6 +141,7 @@ http {
 EOF2
 "$NGINX" -p "$W/px" -e "$W/px.err" -c "$W/px.conf" &
 pids+=($!)
+NGINX_PID=$!
 
 for port in $U1 $SP $HP $NP; do
     for _ in $(seq 100); do
@@ -146,23 +151,42 @@ for port in $U1 $SP $HP $NP; do
     curl -sf -o /dev/null -m 2 "http://127.0.0.1:$port/" || { echo "bench l7: nothing answers on port $port" >&2; cat "$W"/*.log "$W"/*.err >&2 2>/dev/null; exit 1; }
 done
 
-# wrk PORT -> "RPS P99MS" (p99 from --latency, converted to ms)
-measure() {
-    local out
-    out=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$1/" 2>&1)
-    if echo "$out" | grep -qE "Non-2xx|Socket errors"; then echo "bench l7: errors on port $1:" >&2; echo "$out" >&2; fi
-    local rps p99
-    rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
-    p99=$(echo "$out" | awk '$1 == "99%" {v = $2; if (v ~ /us$/) {sub(/us$/, "", v); v /= 1000} else if (v ~ /ms$/) {sub(/ms$/, "", v)} else if (v ~ /s$/) {sub(/s$/, "", v); v *= 1000}; print v}')
-    echo "$rps $p99"
+# CPU ticks (user+system, 1/100 s) of a process and its children threads/workers: PIDS...
+ticks() {
+    local t=0 p
+    for p in "$@" $(pgrep -P "$1" 2>/dev/null || true); do
+        [ -r /proc/$p/stat ] || continue
+        t=$((t + $(awk '{sub(/^.*\) /, ""); print $12 + $13}' /proc/$p/stat)))
+    done
+    echo $t
 }
 
-declare -A best_rps best_p99
+# wrk PORT PID -> "RPS P99MS US_PER_REQ" (p99 from --latency, converted to ms; CPU time of the
+# proxy process per request in microseconds, "-" when there is no process to read)
+measure() {
+    local out t0 t1
+    t0=$([ -n "$2" ] && ticks "$2" || echo -)
+    out=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$1/" 2>&1)
+    t1=$([ -n "$2" ] && ticks "$2" || echo -)
+    if echo "$out" | grep -qE "Non-2xx|Socket errors"; then echo "bench l7: errors on port $1:" >&2; echo "$out" >&2; fi
+    local rps p99 n cpu
+    rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {v = $2; if (v ~ /us$/) {sub(/us$/, "", v); v /= 1000} else if (v ~ /ms$/) {sub(/ms$/, "", v)} else if (v ~ /s$/) {sub(/s$/, "", v); v *= 1000}; print v}')
+    n=$(echo "$out" | awk '/requests in/ {print $1}')
+    cpu=-
+    [ "$t0" != - ] && [ -n "$n" ] && [ "$n" -gt 0 ] && cpu=$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 10000 / n}')
+    echo "$rps $p99 $cpu"
+}
+
+declare -A best_rps best_p99 best_cpu
 for rep in $(seq "$REPS"); do
-    for target in direct:$U1 swiftlvs:$SP haproxy:$HP nginx:$NP; do
-        name=${target%%:*}
-        read -r rps p99 < <(measure "${target#*:}")
-        echo "# rep $rep $name $rps req/s p99 $p99 ms" >&2
+    for target in direct:$U1: swiftlvs:$SP:$LVSD_PID haproxy:$HP:$HAPROXY_PID nginx:$NP:$NGINX_PID; do
+        IFS=: read -r name port pid <<<"$target"
+        read -r rps p99 cpu < <(measure "$port" "$pid")
+        echo "# rep $rep $name $rps req/s p99 $p99 ms cpu $cpu us/req" >&2
+        if [ "$cpu" != - ] && { [ -z "${best_cpu[$name]:-}" ] || awk -v a="$cpu" -v b="${best_cpu[$name]}" 'BEGIN {exit !(a < b)}'; }; then
+            best_cpu[$name]=$cpu
+        fi
         if [ -z "${best_rps[$name]:-}" ] || awk -v a="$rps" -v b="${best_rps[$name]}" 'BEGIN {exit !(a > b)}'; then
             best_rps[$name]=$rps
             best_p99[$name]=$p99
@@ -173,6 +197,7 @@ done
 for name in direct swiftlvs haproxy nginx; do
     echo "l7_${name}_keepalive ${best_rps[$name]} req/s"
     echo "l7_${name}_p99 ${best_p99[$name]} ms"
+    [ -z "${best_cpu[$name]:-}" ] || echo "l7_${name}_cpu_per_request ${best_cpu[$name]} us"
 done
 for other in haproxy nginx; do
     awk -v a="${best_rps[swiftlvs]}" -v b="${best_rps[$other]}" -v o=$other 'BEGIN {printf "l7_swiftlvs_vs_%s_rps %.2f x\n", o, a / b}'
