@@ -19,7 +19,7 @@ ok() { echo "ok   - $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL - $1"; shift; for l in "$@"; do echo "       $l"; done; failed=$((failed + 1)); }
 metric() { ip netns exec $P-d curl -s -m 5 http://127.0.0.1:9118/metrics | awk -v k="$1" 'index($0, k) == 1 {print $2}'; }
 
-lab_flat_up $P 3
+LAB_IPV6=1 lab_flat_up $P 3
 for i in 1 2 3; do ip netns exec $P-r$i "$BIN/lvs-demo" serve rs$i 80 & disown; done
 cat > "$WORK/lvsd.yaml" <<YAML
 control_socket: $LVSD_SOCKET
@@ -35,6 +35,14 @@ services:
       - {address: $(lab_flat_server_ip 1), method: dr}
       - {address: $(lab_flat_server_ip 2), method: dr}
       - {address: $(lab_flat_server_ip 3), method: dr}
+  - protocol: tcp
+    address: $LAB_FLAT_VIP6
+    port: 80
+    scheduler: rr
+    real_servers:
+      - {address: $(lab_flat_server_ip6 1), method: dr}
+      - {address: $(lab_flat_server_ip6 2), method: dr}
+      - {address: $(lab_flat_server_ip6 3), method: dr}
 YAML
 ip netns exec $P-d "$BIN/lvsd" -f "$WORK/lvsd.yaml" 2> "$WORK/lvsd.log" &
 LVSD_PID=$!
@@ -47,6 +55,14 @@ for i in $(seq 30); do
     case "$(ip netns exec $P-c curl -s -m 5 http://$LAB_FLAT_VIP/)" in rs1) r1=$((r1+1));; rs2) r2=$((r2+1));; rs3) r3=$((r3+1));; *) err=$((err+1));; esac
 done
 [ "$r1 $r2 $r3 $err" = "10 10 10 0" ] && ok "DR: 30 curl requests, rr 10/10/10, 0 errors" || bad "DR split" "rs1 $r1 rs2 $r2 rs3 $r3 errors $err" "$(tail -3 "$WORK/lvsd.log")"
+
+# IPv6: the data plane answers neighbour solicitations for the VIP; servers hold it on lo.
+r1=0; r2=0; r3=0; err=0
+for i in $(seq 30); do
+    case "$(ip netns exec $P-c curl -s -m 5 -g "http://[$LAB_FLAT_VIP6]/")" in rs1) r1=$((r1+1));; rs2) r2=$((r2+1));; rs3) r3=$((r3+1));; *) err=$((err+1));; esac
+done
+[ "$r1 $r2 $r3 $err" = "10 10 10 0" ] && ok "DR over IPv6: 30 curl requests to [$LAB_FLAT_VIP6], rr 10/10/10, 0 errors" \
+    || bad "DR IPv6 split" "rs1 $r1 rs2 $r2 rs3 $r3 errors $err" "$(tail -3 "$WORK/lvsd.log")"
 
 out=$(ip netns exec $P-c wrk -t1 -c10 -d3s --timeout 3s http://$LAB_FLAT_VIP/ 2>&1)
 reqs=$(echo "$out" | awk '/requests in/ {print $1}')

@@ -107,31 +107,50 @@ wait_for() {
 # lab_flat_up PREFIX NSERVERS: one layer-2 segment (bridge in ${P}-sw) for VS/DR.
 #   client 10.0.2.2, director d0 10.0.2.1 (its data plane owns the VIP 10.0.2.100), servers
 #   10.0.2.(10+I) holding the VIP on lo with arp_ignore=1 / arp_announce=2, as DR real servers do.
+# With LAB_IPV6=1 the segment is dual-stack too: client fd00:2::2, director fd00:2::1, server I
+# fd00:2::(10+I) with the IPv6 VIP fd00:2::100 on lo (Linux answers neighbour solicitations only
+# for addresses of the receiving interface, so no arp_ignore equivalent is needed).
 LAB_FLAT_VIP=10.0.2.100
+LAB_FLAT_VIP6=fd00:2::100
 LAB_FLAT_CLIENT=10.0.2.2
 lab_flat_server_ip() { echo "10.0.2.$((10 + $1))"; }
+lab_flat_server_ip6() { echo "fd00:2::$((10 + $1))"; }
 lab_flat_up() {
-    local P=$1 N=$2 i
+    local P=$1 N=$2 i v6=${LAB_IPV6:-0} off=1
+    [ "$v6" = 1 ] && off=0
     lab_down "$P"
     ip netns add "$P-c"; ip netns add "$P-d"; ip netns add "$P-sw"
     for ns in "$P-c" "$P-d" "$P-sw"; do ip -n "$ns" link set lo up; done
     ip netns exec "$P-d" sysctl -qw net.ipv4.ip_forward=0
-    for ns in "$P-c" "$P-d"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done
+    ip netns exec "$P-d" sysctl -qw net.ipv6.conf.all.forwarding=0
+    for ns in "$P-c" "$P-d"; do
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=$off
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=$off
+    done
     ip -n "$P-sw" link add br0 type bridge
     ip -n "$P-sw" link set br0 up
     ip link add c0 netns "$P-c" type veth peer name sw-c netns "$P-sw"
     ip link add d0 netns "$P-d" type veth peer name sw-d netns "$P-sw"
     ip -n "$P-c" addr add $LAB_FLAT_CLIENT/24 dev c0
     ip -n "$P-d" addr add 10.0.2.1/24 dev d0
+    if [ "$v6" = 1 ]; then
+        ip -n "$P-c" addr add fd00:2::2/64 dev c0 nodad
+        ip -n "$P-d" addr add fd00:2::1/64 dev d0 nodad
+    fi
     for i in $(seq "$N"); do
         ip netns add "$P-r$i"
         ip -n "$P-r$i" link set lo up
-        ip netns exec "$P-r$i" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+        ip netns exec "$P-r$i" sysctl -qw net.ipv6.conf.all.disable_ipv6=$off
+        ip netns exec "$P-r$i" sysctl -qw net.ipv6.conf.default.disable_ipv6=$off
         ip netns exec "$P-r$i" sysctl -qw net.ipv4.conf.all.arp_ignore=1
         ip netns exec "$P-r$i" sysctl -qw net.ipv4.conf.all.arp_announce=2
         ip link add eth0 netns "$P-r$i" type veth peer name "sw-r$i" netns "$P-sw"
         ip -n "$P-r$i" addr add "$(lab_flat_server_ip "$i")/24" dev eth0
         ip -n "$P-r$i" addr add $LAB_FLAT_VIP/32 dev lo
+        if [ "$v6" = 1 ]; then
+            ip -n "$P-r$i" addr add "$(lab_flat_server_ip6 "$i")/64" dev eth0 nodad
+            ip -n "$P-r$i" addr add $LAB_FLAT_VIP6/128 dev lo nodad
+        fi
         ip -n "$P-r$i" link set eth0 up
         ip -n "$P-sw" link set "sw-r$i" master br0 up
     done
