@@ -69,7 +69,8 @@ let package = Package(
             swiftSettings: optimized),
         .testTarget(name: "LVSPacketTests", dependencies: ["LVSPacket"]),
         .testTarget(name: "LVSEngineTests", dependencies: ["LVSEngine"]),
-        .testTarget(name: "LVSControlTests", dependencies: ["LVSControl", "LVSEngine"]),
+        // Fixtures are read from the source tree (#filePath), not bundled as resources.
+        .testTarget(name: "LVSControlTests", dependencies: ["LVSControl", "LVSEngine"], exclude: ["Fixtures"]),
         .testTarget(name: "LVSHealthTests", dependencies: ["LVSHealth"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane"]),
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon"]),

@@ -25,6 +25,8 @@ REPS=${DSR_REPS:-3}
 SECS=${DSR_SECONDS:-5}
 CLIENT_CPUS=${CLIENT_CPUS:-0}
 SUT_CPUS=${SUT_CPUS:-1}
+# The director's CPU (default: with the real server, as ../shared/lab pins the system under test).
+DIRECTOR_CPUS=${DIRECTOR_CPUS:-$SUT_CPUS}
 WORK=$(mktemp -d /tmp/lvtb.XXXXXX)
 LVSD_PID=""
 cleanup() { lab_down $P; rm -rf "$WORK"; }
@@ -46,7 +48,7 @@ services:
   - {protocol: tcp, address: $LAB_TUN_VIP, port: 5201, scheduler: rr, real_servers: [{address: $RS, method: $1}]}
 YAML
     rm -f "$WORK/lvsd.sock"
-    ip netns exec $P-d taskset -c "$SUT_CPUS" "$BIN/lvsd" -f "$WORK/lvsd.yaml" 2> "$WORK/lvsd-$1.log" &
+    ip netns exec $P-d taskset -c "$DIRECTOR_CPUS" "$BIN/lvsd" -f "$WORK/lvsd.yaml" 2> "$WORK/lvsd-$1.log" &
     LVSD_PID=$!
     wait_for test -S "$WORK/lvsd.sock" || { cat "$WORK/lvsd-$1.log" >&2; exit 1; }
     ip netns exec $P-c ip neigh flush all 2>/dev/null || true
