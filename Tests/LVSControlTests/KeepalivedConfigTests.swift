@@ -136,6 +136,34 @@ import Testing
         #expect(svc.destinations.map(\.weight) == [1, 2])
     }
 
+    @Test func fullNATAndDoubleNAT() throws {
+        let c = try Self.load("fnat-dnat.conf").configuration
+        let fnat = try #require(c.services.first { $0.key.port == 443 })
+        #expect(fnat.spec.localAddresses == [IPAddress("172.16.40.10")!, IPAddress("172.16.40.11")!])
+        #expect(fnat.spec.clientAddress == .proxyV2)
+        #expect(fnat.destinations.map(\.method) == [.fullNAT, .fullNAT])
+        #expect(fnat.destinations.map(\.weight) == [2, 1])
+        let dnat = try #require(c.services.first { $0.key.port == 80 })
+        #expect(dnat.spec.virtualPortRange == 20000...29999)
+        #expect(dnat.destinations.map(\.method) == [.doubleNAT, .doubleNAT])
+        // The engine takes both as they are.
+        let d = Director(DirectorConfiguration(connectionCapacity: 1024))
+        try ConfigApplier.apply(c, to: d)
+        #expect(d.services().count == 2)
+    }
+
+    @Test func fullNATErrors() {
+        let lips = "local_address_group L { 172.16.40.10 }\n"
+        #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n lb_kind FNAT\n real_server 10.0.1.2 80 { }\n}\n")
+            == "k.conf:1:16: virtual_server TCP 10.0.0.1:80 has FNAT real servers: it needs laddr_group_name (a local_address_group)")
+        #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n lb_kind FNAT\n laddr_group_name M\n real_server 10.0.1.2 80 { }\n}\n")
+            == "k.conf:3:19: local_address_group 'M' is not defined")
+        #expect(Self.failure(text: lips + "virtual_server 10.0.0.1 80 {\n lb_kind DNAT\n vdport_range 9-8\n}\n")
+            == "k.conf:4:15: vdport_range must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535, got '9-8'")
+        #expect(Self.failure(text: lips + "virtual_server 10.0.0.1 53 {\n protocol UDP\n client_address toa\n}\n")
+            == "k.conf:2:16: client_address toa is for TCP virtual servers only")
+    }
+
     @Test func rejectedFilesSayWhereAndWhy() {
         #expect(Self.failure("fwmark.conf")
             == "fwmark.conf:3:16: virtual_server fwmark 1: netfilter marks do not exist in lvsd's userspace data plane; list the addresses and ports in a virtual_server_group (or use a YAML group: fwmark + match, docs/CONFIGURATION.md)")
@@ -161,10 +189,8 @@ import Testing
             == "k.conf:2:28: HTTP_GET needs at least one url { path ... } block")
         #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 { HTTP_GET { url { path / status_code 700 } } }\n}\n")
             == "k.conf:2:64: status_code must be a code or range within 100...599, got '700'")
-        #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n lb_kind FNAT\n}\n")
-            == "k.conf:2:10: lb_kind FNAT: full NAT is not supported by this lvsd yet (NAT and DR are)")
-        #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n lb_kind DOUBLE_NAT\n}\n")
-            == "k.conf:2:10: lb_kind DOUBLE_NAT: Double-NAT is not supported by this lvsd yet (NAT and DR are)")
+        #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n lb_kind GRE\n}\n")
+            == "k.conf:2:10: lb_kind must be NAT, DR, TUN, FNAT or DOUBLE_NAT, got 'GRE'")
         #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 { SMTP_CHECK { } }\n}\n")
             .hasPrefix("k.conf:2:28: SMTP_CHECK is not supported by lvsd"))
         #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n misc_path \"unterminated\n}\n")

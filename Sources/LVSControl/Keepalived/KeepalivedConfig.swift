@@ -48,6 +48,7 @@ extension LVSDConfiguration {
 struct KeepalivedMapper {
     var warnings: [KeepalivedWarning] = []
     var groups: [String: [KeepalivedItem]] = [:]
+    var localAddressGroups: [String: (KeepalivedToken, [IPAddress])] = [:]
 
     func fail(_ t: KeepalivedToken, _ message: String) -> ConfigError { KeepalivedSyntax.error(t, message) }
 
@@ -102,10 +103,8 @@ struct KeepalivedMapper {
         case "NAT": return .masquerade
         case "DR": return .directRoute
         case "TUN": return .tunnel
-        case "FNAT", "FULLNAT":
-            throw fail(t, "lb_kind \(t.text): full NAT is not supported by this lvsd yet (NAT and DR are)")
-        case "DNAT", "DOUBLE_NAT", "DOUBLE-NAT", "DOUBLENAT":
-            throw fail(t, "lb_kind \(t.text): Double-NAT is not supported by this lvsd yet (NAT and DR are)")
+        case "FNAT", "FULLNAT": return .fullNAT
+        case "DNAT", "DOUBLE_NAT", "DOUBLE-NAT", "DOUBLENAT": return .doubleNAT
         default: throw fail(t, "lb_kind must be NAT, DR, TUN, FNAT or DOUBLE_NAT, got '\(t.text)'")
         }
     }
@@ -120,6 +119,25 @@ struct KeepalivedMapper {
             guard groups[name.text] == nil else { throw fail(name, "virtual_server_group \(name.text) is defined twice") }
             groups[name.text] = block
         }
+        // FULLNAT local addresses, as the LVS FULLNAT fork of keepalived writes them:
+        // `local_address_group NAME { 172.16.40.10  172.16.40.11 }`, named by `laddr_group_name`.
+        for item in items where item.name == "local_address_group" {
+            let name = try arg(item, 0, "a group name")
+            guard let block = item.block else { throw fail(item.keyword, "local_address_group needs a { } block") }
+            guard localAddressGroups[name.text] == nil else {
+                throw fail(name, "local_address_group \(name.text) is defined twice")
+            }
+            var lips: [IPAddress] = []
+            for entry in block {
+                for t in [entry.keyword] + entry.args {
+                    let a = try ip(t, "local address")
+                    if lips.contains(a) { throw fail(t, "local address \(a) is listed twice in \(name.text)") }
+                    lips.append(a)
+                }
+            }
+            guard !lips.isEmpty else { throw fail(name, "local_address_group \(name.text) is empty") }
+            localAddressGroups[name.text] = (name, lips)
+        }
         for item in items {
             switch item.name {
             case "global_defs":
@@ -127,7 +145,7 @@ struct KeepalivedMapper {
                 try globalDefs(block, &config)
             case "virtual_server":
                 try virtualServer(item, &config)
-            case "virtual_server_group":
+            case "virtual_server_group", "local_address_group":
                 break
             case let k where KeepalivedSchema.top.contains(k):
                 warn(item.keyword, "\(k) ignored: lvsd implements the LVS part of keepalived.conf only (no VRRP, SSL or static routes)")
@@ -232,6 +250,9 @@ struct KeepalivedMapper {
         var realServers: [KeepalivedItem] = []
         var sorry: (KeepalivedToken, IPAddress, UInt16?)?
         var onePacket: KeepalivedToken?
+        var laddrGroup: KeepalivedToken?
+        var vdportRange: (KeepalivedToken, ClosedRange<UInt16>)?
+        var clientAddress: ClientAddressDelivery = .none
         var pendingFlags: [KeepalivedToken] = []  // resolved once the scheduler is known
         // First pass: the service's own settings (real servers inherit them whatever the order).
         for s in block {
@@ -317,6 +338,24 @@ struct KeepalivedMapper {
             case "ops", "one_packet_scheduling":
                 try exactArgs(s, 0)
                 onePacket = s.keyword
+            case "laddr_group_name":
+                try exactArgs(s, 1)
+                laddrGroup = s.args[0]
+            case "vdport_range":
+                try exactArgs(s, 1)
+                let parts = s.args[0].text.split(separator: "-", omittingEmptySubsequences: false)
+                guard parts.count == 2, let lo = UInt16(parts[0]), let hi = UInt16(parts[1]), lo >= 1, lo <= hi else {
+                    throw fail(s.args[0], "vdport_range must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535, got '\(s.args[0].text)'")
+                }
+                vdportRange = (s.args[0], lo...hi)
+            case "client_address":
+                try exactArgs(s, 1)
+                switch s.args[0].text {
+                case "none": clientAddress = .none
+                case "proxy_v2": clientAddress = .proxyV2
+                case "toa": clientAddress = .toa
+                default: throw fail(s.args[0], "client_address must be none, proxy_v2 or toa, got '\(s.args[0].text)'")
+                }
             default:
                 if KeepalivedSchema.virtualServer.contains(s.name) {
                     warn(s.keyword, "virtual_server \(s.name) is not supported by lvsd and is ignored")
@@ -374,8 +413,26 @@ struct KeepalivedMapper {
             if a.isIPv4 != destinations.allSatisfy({ $0.address.isIPv4 }) && !destinations.isEmpty {
                 throw fail(t, "virtual_server \(key) mixes IPv4 and IPv6 real servers")
             }
+            var lips: [IPAddress] = []
+            if let g = laddrGroup {
+                guard let (_, list) = localAddressGroups[g.text] else {
+                    throw fail(g, "local_address_group '\(g.text)' is not defined")
+                }
+                lips = list
+                if let bad = lips.first(where: { $0.isIPv4 != a.isIPv4 }) {
+                    throw fail(g, "local address \(bad) and virtual_server \(key) must be of the same address family")
+                }
+            }
+            if destinations.contains(where: { $0.method == .fullNAT }) && lips.isEmpty {
+                throw fail(t, "virtual_server \(key) has FNAT real servers: it needs laddr_group_name (a local_address_group)")
+            }
+            if clientAddress != .none && proto != .tcp {
+                throw fail(t, "client_address \(clientAddress.rawValue) is for TCP virtual servers only")
+            }
             let spec = ServiceSpec(key, scheduler: scheduler, schedulerFlags: flags, persistence: persistence,
-                                   onePacket: onePacket != nil)
+                                   onePacket: onePacket != nil,
+                                   virtualPortRange: vdportRange?.1 ?? defaultVirtualPortRange, localAddresses: lips,
+                                   clientAddress: clientAddress)
             // Real servers without a port take the virtual port (each member's, for groups).
             config.services.append(ConfiguredService(spec, destinations))
             var h = health

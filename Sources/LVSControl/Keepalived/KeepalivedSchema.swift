@@ -8,7 +8,8 @@ enum KeepalivedSchema {
 
     static let top: Set<String> = ["global_defs", "virtual_server", "virtual_server_group", "vrrp_instance",
                                    "vrrp_script", "vrrp_sync_group", "static_ipaddress", "static_routes",
-                                   "static_rules", "SSL", "linkbeat_use_polling", "net_namespace", "track_file"]
+                                   "static_rules", "SSL", "linkbeat_use_polling", "net_namespace", "track_file",
+                                   "local_address_group"]
     static let globalDefs: Set<String> = ["lvs_timeouts", "lvsd_interfaces", "lvsd_gateway", "lvsd_control_socket",
                                           "lvsd_metrics_listen", "lvsd_connection_capacity", "router_id",
                                           "notification_email", "notification_email_from", "smtp_server",
@@ -21,6 +22,7 @@ enum KeepalivedSchema {
         "hysteresis", "quorum_up", "quorum_down", "sorry_server", "sorry_server_inhibit",
         "sorry_server_lvs_method", "real_server", "virtualhost", "ha_suspend", "sh-port", "sh-fallback",
         "mh-port", "mh-fallback", "ops", "flag-1", "flag-2", "flag-3", "one_packet_scheduling",
+        "laddr_group_name", "vdport_range", "client_address",
     ] + timers)
     static let realServer: Set<String> = Set([
         "weight", "lb_kind", "lvs_method", "uthreshold", "lthreshold", "inhibit_on_failure", "alpha", "notify_up",
