@@ -156,7 +156,7 @@ public final class Daemon: @unchecked Sendable {
             logger.info("data plane running on \(config.interfaces.joined(separator: ", ")); \(config.services.count) services")
         }
         if let c = l7Config {
-            let sw = L7Switch(c)
+            let sw = L7Switch(c) { [logger] line in logger.warning("\(line)") }
             do {
                 try sw.start()
             } catch {
