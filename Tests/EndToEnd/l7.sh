@@ -70,8 +70,9 @@ l7:
   default_pool: web
 YAML
 
-"$BIN/lvsd" -f "$WORK/l7.yaml" --check >/dev/null && ok "lvsd --check accepts an l7-only file (no interfaces)" \
-    || bad "lvsd --check" "$("$BIN/lvsd" -f "$WORK/l7.yaml" --check 2>&1)"
+chk=$("$BIN/lvsd" -f "$WORK/l7.yaml" --check 2>&1)
+[ $? = 0 ] && [[ "$chk" == *"l7: 2 pools, 1 rules, 2 health checkers)" ]] \
+    && ok "lvsd --check accepts an l7-only file (no interfaces): ${chk#*: }" || bad "lvsd --check" "$chk"
 
 # Unprivileged: as nobody when we are root.
 run_as=()
