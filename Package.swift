@@ -42,11 +42,12 @@ let package = Package(
         .target(name: "CTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // The AF_PACKET data plane: rings, ARP, neighbours, routes, the worker loop.
         .target(name: "LVSDataPlane", dependencies: ["LVSEngine", "CLinuxNet"]),
-        // The layer-7 HTTP/1.1 content switch on SwiftNIO (docs/L7.md); reuses LVSEngine's schedulers.
+        // The layer-7 HTTP/1.1 content switch on SwiftNIO (docs/L7.md); reuses LVSEngine's schedulers
+        // and LVSHealth's probes and checker timing (active health of the pools).
         .target(
             name: "LVSL7",
             dependencies: [
-                "LVSEngine", "LVSControl", .product(name: "Yams", package: "Yams"),
+                "LVSEngine", "LVSControl", "LVSHealth", .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -75,6 +76,6 @@ let package = Package(
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane"]),
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon"]),
         .testTarget(name: "LVSTunnelTests", dependencies: ["LVSTunnel"]),
-        .testTarget(name: "LVSL7Tests", dependencies: ["LVSL7"]),
+        .testTarget(name: "LVSL7Tests", dependencies: ["LVSL7", "LVSHealth"]),
     ]
 )

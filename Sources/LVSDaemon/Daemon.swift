@@ -91,7 +91,10 @@ public final class Daemon: @unchecked Sendable {
         }
         if checkOnly {
             let checks = config.health.reduce(0) { $0 + $1.servers.reduce(0) { $0 + $1.checks.count } }
-            let l7 = l7Config.map { ", l7: \($0.pools.count) pools, \($0.rules.count) rules" } ?? ""
+            let l7 = l7Config.map { c in
+                let checked = c.pools.reduce(0) { $0 + ($1.healthCheck == nil ? 0 : $1.servers.count) }
+                return ", l7: \(c.pools.count) pools, \(c.rules.count) rules, \(checked) health checkers"
+            } ?? ""
             print("\(path): configuration OK (\(config.services.count) services, \(checks) health checkers\(l7))")
             if config.interfaces.isEmpty && l7Config == nil {
                 printError("lvsd: note: no data-plane interfaces (lvsd_interfaces in global_defs): lvsd cannot start with this file")
@@ -156,7 +159,7 @@ public final class Daemon: @unchecked Sendable {
             logger.info("data plane running on \(config.interfaces.joined(separator: ", ")); \(config.services.count) services")
         }
         if let c = l7Config {
-            let sw = L7Switch(c)
+            let sw = L7Switch(c) { [logger] line in logger.warning("\(line)") }
             do {
                 try sw.start()
             } catch {

@@ -70,9 +70,9 @@ public enum MiscCheck {
     }
 }
 
-/// A detached pthread running a closure.
-enum HealthThread {
-    static func detach(_ body: @escaping @Sendable () -> Void) {
+/// A detached pthread running a closure: a checker's thread (probes block, so they never run on an event loop).
+public enum HealthThread {
+    public static func detach(_ body: @escaping @Sendable () -> Void) {
         final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
         var t = pthread_t()
         let box = Unmanaged.passRetained(Box(body)).toOpaque()

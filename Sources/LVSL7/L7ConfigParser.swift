@@ -98,7 +98,9 @@ public enum L7ConfigParser {
         static let limitKeys = ["max_header_bytes", "max_body_bytes", "client_idle_timeout", "connect_timeout",
                                 "response_timeout", "retries"]
         static let poolKeys = ["name", "scheduler", "scheduler_flags", "hash_key", "cookie", "servers",
-                               "fail_threshold", "fail_timeout", "max_idle"]
+                               "fail_threshold", "fail_timeout", "max_idle", "health_check"]
+        static let checkKeys = ["type", "path", "status", "host", "port", "interval", "timeout", "retry",
+                                "delay_before_retry"]
         static let serverKeys = ["address", "port", "weight", "name"]
         static let ruleKeys = ["host", "path_prefix", "path_regex", "header", "method", "pool"]
 
@@ -249,6 +251,7 @@ public enum L7ConfigParser {
             if let v = f["fail_threshold"] { p.failThreshold = Int(try integer(v, "fail_threshold", 1...1000)) }
             if let v = f["fail_timeout"] { p.failTimeoutMilliseconds = UInt64(try seconds(v, "fail_timeout")) }
             if let v = f["max_idle"] { p.maxIdlePerServer = Int(try integer(v, "max_idle", 0...100_000)) }
+            if let v = f["health_check"] { p.healthCheck = try healthCheck(v) }
             guard let sv = f["servers"], case .sequence(let seq) = sv, !seq.isEmpty else {
                 throw error(f["servers"] ?? node, "pool '\(name)' needs 'servers', a list of at least one server")
             }
@@ -269,6 +272,52 @@ public enum L7ConfigParser {
                 p.servers.append(s)
             }
             return p
+        }
+
+        /// `health_check: {type: http, path: /healthz, status: [200], interval: 2, timeout: 1,
+        /// retry: 1}`: a checker spec for LVSHealth (keepalived's HTTP_GET / TCP_CHECK timing).
+        func healthCheck(_ node: Node) throws(ConfigError) -> HealthCheckSpec {
+            let f = try fields(node, "'health_check'", Self.checkKeys)
+            guard let t = f["type"] else { throw error(node, "'health_check' is missing the required key 'type' (http, tcp)") }
+            let type = try string(t, "type")
+            var spec = HealthCheckSpec(kind: .tcp, delayLoop: 2, connectTimeout: 1, retry: 1, delayBeforeRetry: 1)
+            switch type {
+            case "tcp":
+                for key in ["path", "status", "host"] {
+                    if let v = f[key] { throw error(v, "'\(key)' applies to type http only, not tcp") }
+                }
+            case "http":
+                var url = HTTPCheckURL(path: "/")
+                if let v = f["path"] {
+                    url.path = try string(v, "path")
+                    guard url.path.hasPrefix("/"), !url.path.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) else {
+                        throw error(v, "'path' must start with '/' and hold no spaces, got '\(url.path)'")
+                    }
+                }
+                if let v = f["status"] {
+                    url.statusCodes = []
+                    for item in try list(v, "status") {
+                        let text = try string(item, "status")
+                        let ends = text.split(separator: "-", omittingEmptySubsequences: false)
+                        guard ends.count <= 2, let lo = Int(ends[0]), let hi = Int(ends.last!), (100...599).contains(lo),
+                              (100...599).contains(hi), lo <= hi else {
+                            throw error(item, "'status' must be HTTP status codes (100..599) or ranges like 200-299, got '\(text)'")
+                        }
+                        url.statusCodes.append(lo...hi)
+                    }
+                    guard !url.statusCodes.isEmpty else { throw error(v, "'status' must list at least one status code") }
+                }
+                let host = try f["host"].map { (n: Node) throws(ConfigError) -> String in try string(n, "host") }
+                spec.kind = .http([url], virtualhost: host)
+            default:
+                throw error(t, "unknown health_check type '\(type)' (http, tcp)")
+            }
+            if let v = f["port"] { spec.connectPort = UInt16(try integer(v, "port", 1...65535)) }
+            if let v = f["interval"] { spec.delayLoop = Double(try seconds(v, "interval")) / 1000 }
+            if let v = f["timeout"] { spec.connectTimeout = Double(try seconds(v, "timeout")) / 1000 }
+            if let v = f["retry"] { spec.retry = Int(try integer(v, "retry", 0...100)) }
+            if let v = f["delay_before_retry"] { spec.delayBeforeRetry = Double(try seconds(v, "delay_before_retry")) / 1000 }
+            return spec
         }
     }
 }

@@ -1,3 +1,4 @@
+import LVSControl
 import LVSPacket
 
 /// The `l7` section of lvsd's configuration file: the HTTP/1.1 content switch (docs/L7.md).
@@ -91,10 +92,14 @@ public struct L7PoolConfiguration: Sendable {
     public var failTimeoutMilliseconds: UInt64
     /// Idle keep-alive upstream connections kept per server and event loop.
     public var maxIdlePerServer: Int
+    /// Active health: a checker per server (LVSHealth's probes and keepalived timing, on
+    /// threads of their own); a server whose check fails is not picked until it passes again.
+    public var healthCheck: HealthCheckSpec?
 
     public init(name: String, scheduler: String = "wrr", schedulerFlags: UInt32 = 0, hashKey: L7HashKey? = nil,
                 cookie: String? = nil, servers: [L7Server], failThreshold: Int = 3,
-                failTimeoutMilliseconds: UInt64 = 10_000, maxIdlePerServer: Int = 64) {
+                failTimeoutMilliseconds: UInt64 = 10_000, maxIdlePerServer: Int = 64,
+                healthCheck: HealthCheckSpec? = nil) {
         self.name = name
         self.scheduler = scheduler
         self.schedulerFlags = schedulerFlags
@@ -104,6 +109,7 @@ public struct L7PoolConfiguration: Sendable {
         self.failThreshold = failThreshold
         self.failTimeoutMilliseconds = failTimeoutMilliseconds
         self.maxIdlePerServer = maxIdlePerServer
+        self.healthCheck = healthCheck
     }
 }
 

@@ -9,7 +9,7 @@ public enum L7Listing {
             out += "  rule " + r.conditions.map(describe).joined(separator: " ") + " -> \(c.pools[r.pool].name)\n"
         }
         out += "  default -> \(c.pools[c.defaultPool].name)\n"
-        out += "Pool             Scheduler Server                                    Weight State Active   Requests   Failures\n"
+        out += "Pool             Scheduler Server                                    Weight State Active   Requests   Failures Check\n"
         for (i, p) in c.pools.enumerated() {
             let servers = i < stats.count ? stats[i].servers : []
             var sched = p.scheduler
@@ -19,10 +19,16 @@ public enum L7Listing {
             for s in servers {
                 out += "  -> " + pad("", 23) + pad(s.server.endpoint, 41) + " " + lpad("\(s.server.weight)", 6) + " "
                     + pad(s.up ? "up" : "down", 5) + " " + lpad("\(s.inFlight)", 6) + " " + lpad("\(s.requests)", 10)
-                    + " " + lpad("\(s.failures)", 10) + "\n"
+                    + " " + lpad("\(s.failures)", 10) + " " + check(s) + "\n"
             }
         }
         return out
+    }
+
+    /// The active checker's state: `-` without a health_check, `up`, or `down (reason)`.
+    static func check(_ s: L7ServerStats) -> String {
+        guard let up = s.checkUp else { return "-" }
+        return up ? "up" : "down (\(s.checkReason ?? ""))"
     }
 
     static func describe(_ c: L7Condition) -> String {

@@ -29,6 +29,10 @@ public final class L7Pool: @unchecked Sendable {
         /// Monotonic ms until which the server is out; 0 when in.
         var downUntil: UInt64 = 0
         var failures: UInt64 = 0
+        /// Active health: the server's checker says it is down (it stays out until it passes).
+        var checkDown = false
+        /// The checker's last reason; nil when the pool has no `health_check`.
+        var checkReason: String?
     }
 
     public init(_ c: L7PoolConfiguration) {
@@ -46,7 +50,8 @@ public final class L7Pool: @unchecked Sendable {
             states[i].weight = s.weight
             states[i].flags = DestinationState.flagInUse | DestinationState.flagAvailable
         }
-        health = Array(repeating: Health(), count: c.servers.count)
+        health = Array(repeating: Health(checkReason: c.healthCheck == nil ? nil : "not checked yet"),
+                       count: c.servers.count)
         hashesClient = c.hashKey != nil
         usesKey = ["lblc", "lblcr", "dh", "sh", "mh"].contains(c.scheduler)
         scheduler.update(list, change: .reset)
@@ -102,7 +107,10 @@ public final class L7Pool: @unchecked Sendable {
         }
     }
 
-    func isUp(_ p: Int) -> Bool { p >= 0 && p < configuration.servers.count && health[p].downUntil == 0 && states[p].weight > 0 }
+    func isUp(_ p: Int) -> Bool {
+        p >= 0 && p < configuration.servers.count && health[p].downUntil == 0 && !health[p].checkDown
+        && states[p].weight > 0
+    }
 
     /// A request on `server` is over: `failed` when the server could not be reached or broke the
     /// exchange (transport failures, not HTTP status codes).
@@ -116,9 +124,7 @@ public final class L7Pool: @unchecked Sendable {
                 health[server].consecutiveFailures += 1
                 if health[server].consecutiveFailures >= configuration.failThreshold && health[server].downUntil == 0 {
                     health[server].downUntil = max(now + configuration.failTimeoutMilliseconds, 1)
-                    states[server].weight = 0
-                    states[server].flags |= DestinationState.flagOverload
-                    scheduler.update(list, change: .edited(position: server))
+                    applyHealth(server)
                 }
             } else {
                 health[server].consecutiveFailures = 0
@@ -132,9 +138,36 @@ public final class L7Pool: @unchecked Sendable {
         for i in health.indices where health[i].downUntil != 0 && health[i].downUntil <= now {
             health[i].downUntil = 0
             health[i].consecutiveFailures = 0
-            states[i].weight = configuration.servers[i].weight
+            applyHealth(i)
+        }
+    }
+
+    /// Brings server `i`'s scheduler record in line with its health: out (weight 0, overload)
+    /// while passive health has it timed out or its checker says down, else its configured weight.
+    func applyHealth(_ i: Int) {
+        let out = health[i].downUntil != 0 || health[i].checkDown
+        states[i].weight = out ? 0 : configuration.servers[i].weight
+        if out {
+            states[i].flags |= DestinationState.flagOverload
+        } else {
             states[i].flags &= ~DestinationState.flagOverload
-            scheduler.update(list, change: .edited(position: i))
+        }
+        scheduler.update(list, change: .edited(position: i))
+    }
+
+    /// An active checker's verdict on `server` (from a checker thread, never an event loop).
+    /// A server whose check comes back up also leaves a passive time-out at once: the failures
+    /// that caused it were most likely the outage the checker saw end.
+    public func checked(_ server: Int, up: Bool, reason: String) {
+        lock.withLock {
+            health[server].checkReason = reason
+            guard health[server].checkDown == up else { return }
+            health[server].checkDown = !up
+            if up {
+                health[server].downUntil = 0
+                health[server].consecutiveFailures = 0
+            }
+            applyHealth(server)
         }
     }
 
@@ -148,10 +181,12 @@ public final class L7Pool: @unchecked Sendable {
         lock.withLock {
             reviveExpired(now)
             return configuration.servers.indices.map { i in
-                L7ServerStats(server: configuration.servers[i], up: health[i].downUntil == 0,
+                L7ServerStats(server: configuration.servers[i], up: health[i].downUntil == 0 && !health[i].checkDown,
                               inFlight: states[i].activeConns, requests: states[i].stats.connections,
                               failures: health[i].failures, bytesIn: states[i].stats.inBytes,
-                              bytesOut: states[i].stats.outBytes)
+                              bytesOut: states[i].stats.outBytes,
+                              checkUp: health[i].checkReason == nil ? nil : !health[i].checkDown,
+                              checkReason: health[i].checkReason)
             }
         }
     }
@@ -167,6 +202,9 @@ public struct L7ServerStats: Sendable, Equatable {
     /// Bytes from the server (response) and to it (request), bodies included.
     public var bytesIn: UInt64
     public var bytesOut: UInt64
+    /// The active checker's state (nil: the pool has no `health_check`) and its last reason.
+    public var checkUp: Bool? = nil
+    public var checkReason: String? = nil
 }
 
 /// The key a pool's hashing schedulers see for a request.

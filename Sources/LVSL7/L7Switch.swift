@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import LVSPacket
 import NIOCore
 import NIOHTTP1
@@ -14,10 +17,14 @@ public final class L7Switch: @unchecked Sendable {
     let caches: [ObjectIdentifier: UpstreamCache]
     var channels: [Channel] = []
     let connectTimeout: TimeAmount
+    /// The active checkers of pools with a `health_check` (threads of their own).
+    let checks: L7HealthChecks
 
-    public init(_ configuration: L7Configuration) {
+    /// `log` receives health transitions (lvsd: its logger); the default writes them to stderr.
+    public init(_ configuration: L7Configuration, log: @escaping @Sendable (String) -> Void = L7Switch.logToStandardError) {
         self.configuration = configuration
         pools = configuration.pools.map(L7Pool.init)
+        checks = L7HealthChecks(pools: pools, log: log)
         router = L7Router(rules: configuration.rules, defaultPool: configuration.defaultPool)
         let threads = configuration.threads > 0 ? configuration.threads : System.coreCount
         group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -32,7 +39,13 @@ public final class L7Switch: @unchecked Sendable {
     /// Monotonic milliseconds (health time-outs, lblc entry ages).
     static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds / 1_000_000 }
 
-    /// Binds every listener; returns the bound addresses (port 0 binds an ephemeral port).
+    /// One line on stderr with write(2) (no global FILE access under strict concurrency).
+    public static func logToStandardError(_ line: String) {
+        var text = line + "\n"
+        text.withUTF8 { b in _ = write(2, b.baseAddress, b.count) }
+    }
+
+    /// Binds every listener and starts the health checkers; returns the bound addresses (port 0 binds an ephemeral port).
     @discardableResult
     public func start() throws -> [SocketAddress] {
         let bootstrap = ServerBootstrap(group: group)
@@ -54,11 +67,13 @@ public final class L7Switch: @unchecked Sendable {
             channels.append(ch)
             if let a = ch.localAddress { bound.append(a) }
         }
+        checks.start()
         return bound
     }
 
     /// Closes the listeners and the event loops (client connections end with them).
     public func stop() {
+        checks.stop()
         for ch in channels { try? ch.close().wait() }
         channels = []
         try? group.syncShutdownGracefully()

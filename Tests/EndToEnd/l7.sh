@@ -33,10 +33,12 @@ ss=[socket.socket() for _ in range(4)]
 for s in ss: s.bind(("127.0.0.1",0))
 print(*[s.getsockname()[1] for s in ss])')
 
+rs_pids=()
 for i in 1 2 3; do
     port_var=P$i
     "$BIN/lvs-demo" serve rs$i "${!port_var}" >/dev/null 2>&1 &
     pids+=($!)
+    rs_pids+=($!)
 done
 
 # The servers first (a refused connection would count against a server's passive health).
@@ -56,6 +58,7 @@ l7:
   pools:
     - name: web
       scheduler: rr
+      health_check: {type: http, path: /healthz, status: [200], interval: 0.5, timeout: 0.5, retry: 0}
       servers:
         - {address: 127.0.0.1, port: $P1, name: rs1}
         - {address: 127.0.0.1, port: $P2, name: rs2}
@@ -67,8 +70,9 @@ l7:
   default_pool: web
 YAML
 
-"$BIN/lvsd" -f "$WORK/l7.yaml" --check >/dev/null && ok "lvsd --check accepts an l7-only file (no interfaces)" \
-    || bad "lvsd --check" "$("$BIN/lvsd" -f "$WORK/l7.yaml" --check 2>&1)"
+chk=$("$BIN/lvsd" -f "$WORK/l7.yaml" --check 2>&1)
+[ $? = 0 ] && [[ "$chk" == *"l7: 2 pools, 1 rules, 2 health checkers)" ]] \
+    && ok "lvsd --check accepts an l7-only file (no interfaces): ${chk#*: }" || bad "lvsd --check" "$chk"
 
 # Unprivileged: as nobody when we are root.
 run_as=()
@@ -162,6 +166,72 @@ else
 fi
 plain=$("$BIN/lvsadm" -L -n 2>&1)
 if [ $? = 0 ] && echo "$plain" | grep -q "^IP Virtual Server" && ! echo "$plain" | grep -q "web"; then ok "lvsadm -L -n without --l7 has no l7 section"; else bad "lvsadm -L -n" "$plain"; fi
+
+# Active health: rs2 stops while a bounded curl loop runs; its checker (every 0.5 s, 0.5 s
+# timeout) takes it out; after that no request fails and none goes to rs2. Restarted, it returns.
+if echo "$listing" | grep -qE "127\.0\.0\.1:$P2 .* up +[0-9]+ +[0-9]+ +[0-9]+ up$"; then
+    ok "lvsadm -L --l7 shows the active check state (rs2 checked up)"
+else
+    bad "check column" "$listing"
+fi
+loop_log=$WORK/loop.log
+(
+    SECONDS=0
+    for _ in $(seq 1000); do  # bounded: 1000 requests or the stop file or 30 s
+        [ -e "$WORK/stop" ] && break
+        [ "$SECONDS" -ge 30 ] && break
+        r=$(curl -s -m 2 -w '|%{http_code}' "http://127.0.0.1:$LP/" | tr -d '\n')
+        echo "$(date +%s.%N) ${r:-|000}"
+        sleep 0.01
+    done
+) > "$loop_log" &
+LOOP=$!
+pids+=($LOOP)
+sleep 1
+t_kill=$(date +%s.%N)
+kill "${rs_pids[1]}"
+wait "${rs_pids[1]}" 2>/dev/null
+t_det=""
+for _ in $(seq 100); do
+    if "$BIN/lvsadm" -L --l7 2>/dev/null | grep -qE "127\.0\.0\.1:$P2 .* down \("; then t_det=$(date +%s.%N); break; fi
+    sleep 0.02
+done
+sleep 3  # the loop keeps running with rs2 out
+t_restart=$(date +%s.%N)
+"$BIN/lvs-demo" serve rs2 "$P2" >/dev/null 2>&1 &
+pids+=($!)
+t_up=""
+for _ in $(seq 150); do
+    if "$BIN/lvsadm" -L --l7 2>/dev/null | grep -qE "127\.0\.0\.1:$P2 .* up$"; then t_up=$(date +%s.%N); break; fi
+    sleep 0.02
+done
+sleep 1
+touch "$WORK/stop"
+wait "$LOOP"
+if [ -n "$t_det" ]; then
+    detect=$(awk -v a="$t_kill" -v b="$t_det" 'BEGIN {printf "%.2f", b - a}')
+    read -r total fails to_rs2 < <(awk -F'[ |]' -v a="$t_det" -v b="$t_restart" \
+        '$1 > a && $1 < b {n++; if ($3 != "200") f++; if ($2 == "rs2") r++} END {print n+0, f+0, r+0}' "$loop_log")
+    all_fails=$(awk -F'[ |]' '$3 != "200"' "$loop_log" | wc -l)
+    if [ "$total" -gt 20 ] && [ "$fails" = 0 ] && [ "$to_rs2" = 0 ] && grep -q "127.0.0.1:$P2 is down: HTTP_GET" "$WORK/lvsd.log"; then
+        ok "active check: rs2 out ${detect} s after it stopped; after that $total requests, 0 failed, 0 to rs2 ($all_fails failed in the whole loop)"
+    else
+        bad "after detection: $total requests, $fails failed, $to_rs2 to rs2" "$(grep -i health "$WORK/lvsd.log" | tail -3)"
+    fi
+else
+    bad "rs2's check never went down" "$("$BIN/lvsadm" -L --l7 2>&1)" "$(tail -3 "$WORK/lvsd.log")"
+fi
+if [ -n "$t_up" ]; then
+    back=$(awk -v a="$t_restart" -v b="$t_up" 'BEGIN {printf "%.2f", b - a}')
+    n2=$(awk -F'[ |]' -v a="$t_up" '$1 > a && $2 == "rs2"' "$loop_log" | wc -l)
+    if [ "$n2" -gt 0 ] && grep -q "127.0.0.1:$P2 is up: HTTP_GET succeeded" "$WORK/lvsd.log"; then
+        ok "active check: restarted rs2 back after ${back} s, then served $n2 requests"
+    else
+        bad "rs2 back but not picked ($n2 requests)" "$(tail -3 "$WORK/lvsd.log")"
+    fi
+else
+    bad "restarted rs2 never checked up" "$("$BIN/lvsadm" -L --l7 2>&1)"
+fi
 
 kill "$LVSD"
 wait "$LVSD"

@@ -58,6 +58,31 @@ import Testing
         #expect(l4.interfaces.isEmpty)
     }
 
+    @Test func parsesHealthChecks() throws {
+        let text = """
+            l7:
+              listen: [127.0.0.1:80]
+              pools:
+                - name: web
+                  servers: [{address: 127.0.0.1, port: 1}]
+                  health_check: {type: http, path: /healthz, status: [200, 300-302], host: h.example, interval: 2, timeout: 1.5, retry: 2, delay_before_retry: 0.5}
+                - name: db
+                  servers: [{address: 127.0.0.1, port: 2}]
+                  health_check: {type: tcp, port: 5432}
+                - name: none
+                  servers: [{address: 127.0.0.1, port: 3}]
+              default_pool: web
+            """
+        let c = try #require(try L7ConfigParser.parse(text: text))
+        #expect(c.pools[0].healthCheck == HealthCheckSpec(
+            kind: .http([HTTPCheckURL(path: "/healthz", statusCodes: [200...200, 300...302])], virtualhost: "h.example"),
+            delayLoop: 2, connectTimeout: 1.5, retry: 2, delayBeforeRetry: 0.5))
+        // Defaults: every 2 s, 1 s timeout, one retry 1 s later.
+        #expect(c.pools[1].healthCheck == HealthCheckSpec(kind: .tcp, connectPort: 5432, delayLoop: 2, connectTimeout: 1,
+                                                          retry: 1, delayBeforeRetry: 1))
+        #expect(c.pools[2].healthCheck == nil)
+    }
+
     @Test func noSectionIsNil() throws {
         #expect(try L7ConfigParser.parse(text: "interfaces: [d0]\n") == nil)
         // Without l7, interfaces stay required.
@@ -79,6 +104,12 @@ import Testing
             ("l7:\n  listen: [127.0.0.1:80]\n  pools:\n    - {name: a, servers: [{address: 127.0.0.1, port: 1}]}\n    - {name: b, servers: [{address: 127.0.0.1, port: 2}]}\n",
              2, 3, "default_pool"),
             ("l7:\n  listen: [127.0.0.1:80]\n  bogus: 1\n  pools: []\n", 3, 3, "unknown key 'bogus'"),
+            ("l7:\n  listen: [127.0.0.1:80]\n  pools:\n    - name: a\n      servers: [{address: 127.0.0.1, port: 1}]\n      health_check: {type: udp}\n", 6, 28, "unknown health_check type 'udp'"),
+            ("l7:\n  listen: [127.0.0.1:80]\n  pools:\n    - name: a\n      servers: [{address: 127.0.0.1, port: 1}]\n      health_check: {type: http, status: [200, 700]}\n", 6, 48, "'status' must be HTTP status codes"),
+            ("l7:\n  listen: [127.0.0.1:80]\n  pools:\n    - name: a\n      servers: [{address: 127.0.0.1, port: 1}]\n      health_check: {type: tcp, path: /x}\n", 6, 39, "'path' applies to type http only"),
+            ("l7:\n  listen: [127.0.0.1:80]\n  pools:\n    - name: a\n      servers: [{address: 127.0.0.1, port: 1}]\n      health_check: {type: http, interval: 0}\n", 6, 44, "'interval' must be more than 0"),
+            ("l7:\n  listen: [127.0.0.1:80]\n  pools:\n    - name: a\n      servers: [{address: 127.0.0.1, port: 1}]\n      health_check: {type: http, retries: 2}\n", 6, 34, "unknown key 'retries' in 'health_check'"),
+            ("l7:\n  listen: [127.0.0.1:80]\n  pools:\n    - name: a\n      servers: [{address: 127.0.0.1, port: 1}]\n      health_check: {path: /x}\n", 6, 21, "missing the required key 'type'"),
         ]
         for (text, line, column, message) in cases {
             do {

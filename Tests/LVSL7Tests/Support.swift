@@ -26,7 +26,8 @@ final class TestUpstream: @unchecked Sendable {
         var connections = 0
     }
 
-    init(_ name: String, dropper: Bool = false, group: MultiThreadedEventLoopGroup) throws {
+    /// `port` 0 binds an ephemeral port; a given port brings a stopped server back on it.
+    init(_ name: String, dropper: Bool = false, port: Int = 0, group: MultiThreadedEventLoopGroup) throws {
         self.name = name
         self.dropper = dropper
         self.group = group
@@ -42,7 +43,7 @@ final class TestUpstream: @unchecked Sendable {
                     try ch.pipeline.syncOperations.addHandler(Handler(name: n, dropper: d, counter: c))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).wait()
+            .bind(host: "127.0.0.1", port: port).wait()
     }
 
     func stop() { try? channel.close().wait() }
