@@ -24,18 +24,31 @@ import Testing
 
     @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6, 7, 8])
     func entriesOnlyGoWhenDue(seed: UInt64) throws {
+        try walk(seed: seed, steps: 4_000, persist: 3_000, established: 6_000, longJump: 9_000)
+    }
+
+    /// nat.sh's figures: 30 s ESTABLISHED, 2 s in the closing states, 60 s persistence, clock
+    /// jumps past the wheel's span (8192 ticks of 16 ms).
+    @Test(arguments: [UInt64(11), 12, 13, 14])
+    func entriesOnlyGoWhenDueWithEndToEndTimeouts(seed: UInt64) throws {
+        try walk(seed: seed, steps: 6_000, persist: 60_000, established: 30_000, longJump: 140_000)
+    }
+
+    func walk(seed: UInt64, steps: Int, persist: UInt64, established: UInt64, longJump: UInt64) throws {
         let capacity = 48
         var now: UInt64 = 5_000_000
         let d = Director(DirectorConfiguration(connectionCapacity: capacity), now: Timestamp(milliseconds: now))
         var t = Timeouts.ipvsDefaults
-        t[.established] = 6_000
+        t[.established] = established
         t[.finWait] = 2_000
         t[.timeWait] = 2_000
         t[.close] = 2_000
-        t[.synRecv] = 4_000
+        t[.synRecv] = 5_000
+        t[.closeWait] = 2_000
+        t[.lastAck] = 2_000
         d.setTimeouts(t)
         try d.addService(ServiceSpec(Self.web, scheduler: "rr"))
-        try d.addService(ServiceSpec(Self.sticky, scheduler: "rr", persistence: Persistence(timeout: 3_000)))
+        try d.addService(ServiceSpec(Self.sticky, scheduler: "rr", persistence: Persistence(timeout: persist)))
         try d.addService(ServiceSpec(Self.group, scheduler: "rr", matches: [Self.groupMatch]))
         var present: [ServiceKey: Set<IPAddress>] = [:]
         for key in [Self.web, Self.sticky, Self.group] {
@@ -62,7 +75,7 @@ import Testing
             return h.run(frame, now: Timestamp(milliseconds: now)).0
         }
 
-        for step in 0..<4_000 {
+        for step in 0..<steps {
             let before = liveEntries(d)
             var advancedTo: UInt64? = nil
             var touched: Flow? = nil
@@ -86,7 +99,7 @@ import Testing
                 let choices: [UInt8] = [TCPFlag.syn | TCPFlag.ack, TCPFlag.ack, TCPFlag.fin | TCPFlag.ack, TCPFlag.rst]
                 _ = send(f, choices[Int(rng.next() % 4)], reply: rng.next() % 2 == 0)
             case 10..<13:  // time passes
-                now += rng.next() % (rng.next() % 5 == 0 ? 9_000 : 400)
+                now += rng.next() % (rng.next() % 5 == 0 ? (rng.next() % 8 == 0 ? longJump : 9_000) : 400)
                 d.advance(to: Timestamp(milliseconds: now))
                 advancedTo = now
             case 13:  // a server leaves or comes back
@@ -104,7 +117,7 @@ import Testing
             case 14:  // persistence of the group switched (ipvsadm -E -f 5 -s rr [-p 3])
                 groupPersistent.toggle()
                 try d.editService(ServiceSpec(
-                    Self.group, scheduler: "rr", persistence: groupPersistent ? Persistence(timeout: 3_000) : nil,
+                    Self.group, scheduler: "rr", persistence: groupPersistent ? Persistence(timeout: persist) : nil,
                     matches: [Self.groupMatch]))
             default:  // a short advance, as the data plane does between batches
                 now += rng.next() % 40
