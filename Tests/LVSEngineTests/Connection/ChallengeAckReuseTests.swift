@@ -7,7 +7,7 @@ import Testing
 /// namespace): the client reuses a source port that an earlier connection to another VIP port
 /// used; NAT maps both to the same server 4-tuple, which the server still holds in TIME_WAIT. The
 /// server answers the new SYN with a bare ACK, the client resets, and its next SYN hits an entry
-/// in CLOSE and is rescheduled (IPVS conn_reuse_mode 1, spec 2.x "Connection reuse"), so an rr
+/// in CLOSE and is rescheduled (IPVS conn_reuse_mode 1, ipvs-reference.md 2.4 "Connection reuse"), so an rr
 /// split over a few requests is off by one. This documents that the engine does what IPVS does
 /// (it passed before any change); it is not a regression test of an engine bug.
 @Suite struct ChallengeAckReuseTests {
