@@ -49,7 +49,7 @@ g=""
 for i in $(seq 6); do g+="$(inc curl -s -m 5 http://$LAB_VIP:$((9000 + i % 2))/ || echo ERR) "; done
 gsplit=$(echo "$g" | tr ' ' '\n' | grep -E '^rs' | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}')
 if [ "$(echo "$g" | tr ' ' '\n' | grep -E '^rs[123]$' | sort | uniq -c | awk '{print $1}' | tr '\n' ' ')" = "2 2 2 " ] \
-    && lvsadm -L -n | grep -qE "^FWM  5 rr\$"; then
+    && output_has "^FWM  5 rr\$" lvsadm -L -n; then
     ok "group -f 5 over ports 9000-9001: rr 2/2/2 across both ports ($gsplit)"
 else
     bad "group rr" "$g" "$(lvsadm -L -n | grep -A3 FWM)"
@@ -59,7 +59,8 @@ g=""
 for i in $(seq 10); do g+="$(inc curl -s -m 5 http://$LAB_VIP:$((9000 + i % 2))/ || echo ERR) "; done
 gd=$(echo "$g" | tr ' ' '\n' | grep -E '^rs[123]$' | sort | uniq -c)
 if [ "$(echo "$gd" | wc -l)" = 1 ] && echo "$gd" | grep -qE '^ +10 rs[123]$' \
-    && lvsadm -L -n | grep -qE "^FWM  5 rr persistent 60\$" && lvsadm -L -n -c | grep -qE "^IP  .* NONE +10\.0\.1\.2:0 +0\.0\.0\.5:0 "; then
+    && output_has "^FWM  5 rr persistent 60\$" lvsadm -L -n \
+    && output_has "^IP  .* NONE +10\.0\.1\.2:0 +0\.0\.0\.5:0 " lvsadm -L -n -c; then
     ok "persistent group: 10 connections over ports 9000 and 9001 all went to $(echo $gd | awk '{print $2}'), one IP template"
 else
     bad "persistent group" "$g" "$(lvsadm -L -n -c | grep -E '^IP|:900')" "$(tail -5 "$WORK/lvsd.log")"

@@ -171,7 +171,7 @@ p=""
 for i in $(seq 12); do p+="$(inc curl -s -m 5 http://$LAB_VIP:81/ || echo ERR) "; done
 distinct=$(echo "$p" | tr ' ' '\n' | grep -E '^rs[123]$' | sort | uniq -c)
 if [ "$(echo "$distinct" | wc -l)" = 1 ] && echo "$distinct" | grep -qE '^ +12 rs[123]$' \
-    && lvsadm -L -n | grep -qE "^TCP  $LAB_VIP:81 rr persistent 60\$"; then
+    && output_has "^TCP  $LAB_VIP:81 rr persistent 60\$" lvsadm -L -n; then
     ok "persistence: 12 connections from one client all went to $(echo $distinct | awk '{print $2}'); listing shows 'persistent 60'"
 else
     bad "persistence" "$p" "$(lvsadm -L -n | grep -A3 ':81')"

@@ -97,6 +97,18 @@ lab_config() {
     done
 }
 
+# output_has REGEX COMMAND...: true when COMMAND succeeds and a line of its output matches REGEX
+# (grep -E). Use it instead of `COMMAND | grep -q REGEX` in scripts with `set -o pipefail`: grep -q
+# exits at the first match, and a COMMAND with more than a pipe buffer (64 KiB) of output still to
+# write dies of SIGPIPE (status 141), so the pipeline fails although the line was there. An
+# `lvsadm -L -n -c` listing right after a load test is several hundred KiB.
+output_has() {
+    local re=$1 out
+    shift
+    out=$("$@") || return 1
+    grep -qE -- "$re" <<< "$out"
+}
+
 # wait_for COMMAND...: retries for up to 10 s.
 wait_for() {
     local t
