@@ -221,6 +221,17 @@ struct KeepalivedMapper {
         var virtualhost: String?
     }
 
+    /// A checker timer set on a virtual_server or real_server; the checkers below inherit it.
+    func timer(_ s: KeepalivedItem, into inherited: inout Inherited) throws(ConfigError) {
+        try exactArgs(s, 1)
+        switch s.name {
+        case "delay_loop": inherited.delayLoop = try seconds(s.args[0], "delay_loop", min: 0.001)
+        case "connect_timeout": inherited.connectTimeout = try seconds(s.args[0], "connect_timeout", min: 0.001)
+        case "delay_before_retry": inherited.delayBeforeRetry = try seconds(s.args[0], "delay_before_retry")
+        default: inherited.retry = try int(s.args[0], 0...1000, s.name)  // retry, nb_get_retry, nb_sock_retry
+        }
+    }
+
     mutating func virtualServer(_ item: KeepalivedItem, _ config: inout LVSDConfiguration) throws(ConfigError) {
         guard let block = item.block else { throw fail(item.keyword, "virtual_server needs a { } block") }
         let first = try arg(item, 0, "an address and port, 'fwmark N' or 'group NAME'")
@@ -293,18 +304,8 @@ struct KeepalivedMapper {
             case "sh-port", "sh-fallback", "mh-port", "mh-fallback", "flag-1", "flag-2", "flag-3":
                 try exactArgs(s, 0)
                 pendingFlags.append(s.keyword)
-            case "delay_loop":
-                try exactArgs(s, 1)
-                inherited.delayLoop = try seconds(s.args[0], "delay_loop", min: 0.001)
-            case "connect_timeout":
-                try exactArgs(s, 1)
-                inherited.connectTimeout = try seconds(s.args[0], "connect_timeout", min: 0.001)
-            case "retry", "nb_get_retry", "nb_sock_retry":
-                try exactArgs(s, 1)
-                inherited.retry = try int(s.args[0], 0...1000, s.name)
-            case "delay_before_retry":
-                try exactArgs(s, 1)
-                inherited.delayBeforeRetry = try seconds(s.args[0], "delay_before_retry")
+            case "delay_loop", "connect_timeout", "retry", "nb_get_retry", "nb_sock_retry", "delay_before_retry":
+                try timer(s, into: &inherited)
             case "inhibit_on_failure":
                 try exactArgs(s, 0)
                 inherited.inhibit = true
@@ -497,18 +498,8 @@ struct KeepalivedMapper {
             case "notify_down":
                 try exactArgs(s, 1)
                 h.notifyDown = s.args[0].text
-            case "delay_loop":
-                try exactArgs(s, 1)
-                inherited.delayLoop = try seconds(s.args[0], "delay_loop", min: 0.001)
-            case "connect_timeout":
-                try exactArgs(s, 1)
-                inherited.connectTimeout = try seconds(s.args[0], "connect_timeout", min: 0.001)
-            case "retry", "nb_get_retry", "nb_sock_retry":
-                try exactArgs(s, 1)
-                inherited.retry = try int(s.args[0], 0...1000, s.name)
-            case "delay_before_retry":
-                try exactArgs(s, 1)
-                inherited.delayBeforeRetry = try seconds(s.args[0], "delay_before_retry")
+            case "delay_loop", "connect_timeout", "retry", "nb_get_retry", "nb_sock_retry", "delay_before_retry":
+                try timer(s, into: &inherited)
             case "virtualhost":
                 try exactArgs(s, 1)
                 inherited.virtualhost = s.args[0].text
