@@ -27,6 +27,8 @@ CLIENT_CPUS=${CLIENT_CPUS:-0}
 SUT_CPUS=${SUT_CPUS:-1}
 # The director's CPU (default: with the real server, as ../shared/lab pins the system under test).
 DIRECTOR_CPUS=${DIRECTOR_CPUS:-$SUT_CPUS}
+# The real server's lvs-tunnel agent (default: with the server's iperf3).
+AGENT_CPUS=${AGENT_CPUS:-$SUT_CPUS}
 WORK=$(mktemp -d /tmp/lvtb.XXXXXX)
 LVSD_PID=""
 cleanup() { lab_down $P; rm -rf "$WORK"; }
@@ -36,7 +38,7 @@ trap 'exit 130' INT TERM
 lab_tun_up $P 1
 RS=$(lab_tun_server_ip 1)
 ip netns exec $P-r1 taskset -c "$SUT_CPUS" iperf3 -s -p 5201 >/dev/null 2>&1 &
-ip netns exec $P-r1 taskset -c "$SUT_CPUS" "$BIN/lvs-tunnel" 2> "$WORK/tunnel.log" &
+ip netns exec $P-r1 taskset -c "$AGENT_CPUS" "$BIN/lvs-tunnel" 2> "$WORK/tunnel.log" &
 wait_for ip netns exec $P-c bash -c "exec 3<>/dev/tcp/$RS/5201"
 wait_for grep -q receiving "$WORK/tunnel.log"
 
