@@ -17,7 +17,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 ok() { echo "ok   - $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL - $1"; shift; for l in "$@"; do echo "       $l"; done; failed=$((failed + 1)); }
-metric() { ip netns exec $P-d curl -s -m 5 http://127.0.0.1:9118/metrics | awk -v k="$1" 'index($0, k) == 1 {print $2}'; }
+metric() { lab_metric 9118 "$1"; }
 
 LAB_IPV6=1 lab_flat_up $P 3
 for i in 1 2 3; do ip netns exec $P-r$i "$BIN/lvs-demo" serve rs$i 80 & disown; done

@@ -27,20 +27,13 @@ WORK=$(mktemp -d /tmp/lvfn.XXXXXX)
 export LVSD_SOCKET=$WORK/lvsd.sock
 passed=0
 failed=0
-down() {
-    local ns
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$P-(c|d|rt|r[0-9]+)$"); do
-        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-        ip netns del "$ns" 2>/dev/null
-    done
-    return 0
-}
+down() { lab_down $P; }  # lab_down also removes the router namespace ${P}-rt
 cleanup() { down; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 ok() { echo "ok   - $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL - $1"; shift; for l in "$@"; do echo "       $l"; done; failed=$((failed + 1)); }
-metric() { ip netns exec $P-d curl -s -m 5 http://127.0.0.1:9120/metrics | awk -v k="$1" 'index($0, k) == 1 {print $2}'; }
+metric() { lab_metric 9120 "$1"; }
 rip() { case $1 in 1) echo 192.168.31.11;; 2) echo 192.168.31.12;; 3) echo 192.168.32.11;; 4) echo 192.168.32.12;; esac; }
 
 echo "== lab (router namespace without routes to the VIP or the clients)"

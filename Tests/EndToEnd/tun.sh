@@ -20,7 +20,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 ok() { echo "ok   - $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL - $1"; shift; for l in "$@"; do echo "       $l"; done; failed=$((failed + 1)); }
-metric() { ip netns exec $P-d curl -s -m 5 http://127.0.0.1:9128/metrics | awk -v k="$1" 'index($0, k) == 1 {print $2}'; }
+metric() { lab_metric 9128 "$1"; }
 GUE_PORT=6080
 
 lab_tun_up $P 3

@@ -72,11 +72,17 @@ lab_up() {
 # lab_down PREFIX: kills every process left in the lab's namespaces, then deletes them.
 lab_down() {
     local P=$1 ns
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$P-(c|d|sw|r[0-9]+)$"); do
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$P-(c|d|sw|rt|r[0-9]+)$"); do
         ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
         ip netns del "$ns" 2>/dev/null
     done
     return 0
+}
+
+# lab_metric PORT NAME: the value of the Prometheus sample NAME (with its labels, as written) from
+# the director's metrics endpoint 127.0.0.1:PORT in ${P}-d.
+lab_metric() {
+    ip netns exec "$P-d" curl -s -m 5 "http://127.0.0.1:$1/metrics" | awk -v k="$2" 'index($0, k) == 1 {print $2}'
 }
 
 # lab_config PREFIX SOCKET SCHEDULER "W1 W2 ..." [extra YAML lines]: an lvsd configuration for
