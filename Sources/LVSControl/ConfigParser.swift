@@ -477,11 +477,10 @@ struct ConfigParser {
     /// `1024-65535`: a port range, LOW <= HIGH, both in 1...65535.
     func portRange(_ node: Node, _ field: String) throws(ConfigError) -> ClosedRange<UInt16> {
         let text = try string(node, field)
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, let low = UInt16(parts[0]), let high = UInt16(parts[1]), low >= 1, low <= high else {
+        guard let range = parseVirtualPortRange(Substring(text)) else {
             throw error(node, "'\(field)' must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535, got \(Self.describe(node))")
         }
-        return low...high
+        return range
     }
 
     /// `persistence: {timeout: 360, netmask: 255.255.255.0}` (ipvsadm -p/-M; `{}` takes the defaults:

@@ -567,11 +567,10 @@ struct IPVSParser {
             clientAddress = d
         case .vdportRange:
             try set(.vdportRange)
-            let parts = value.split(separator: "-", omittingEmptySubsequences: false)
-            guard parts.count == 2, let low = UInt16(parts[0]), let high = UInt16(parts[1]), low >= 1, low <= high else {
+            guard let range = parseVirtualPortRange(Substring(value)) else {
                 throw .usage("illegal vdport range specified (want LOW-HIGH within 1-65535, LOW <= HIGH)")
             }
-            virtualPortRange = low...high
+            virtualPortRange = range
         case .weight:
             try set(.weight)
             guard let w = IPVSParser.number(value, 0, 65535) else { throw .usage("illegal weight specified") }

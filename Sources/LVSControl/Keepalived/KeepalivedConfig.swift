@@ -344,11 +344,10 @@ struct KeepalivedMapper {
                 laddrGroup = s.args[0]
             case "vdport_range":
                 try exactArgs(s, 1)
-                let parts = s.args[0].text.split(separator: "-", omittingEmptySubsequences: false)
-                guard parts.count == 2, let lo = UInt16(parts[0]), let hi = UInt16(parts[1]), lo >= 1, lo <= hi else {
+                guard let range = parseVirtualPortRange(Substring(s.args[0].text)) else {
                     throw fail(s.args[0], "vdport_range must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535, got '\(s.args[0].text)'")
                 }
-                vdportRange = (s.args[0], lo...hi)
+                vdportRange = (s.args[0], range)
             case "client_address":
                 try exactArgs(s, 1)
                 switch s.args[0].text {

@@ -71,6 +71,16 @@ struct VirtualPortRange {
 /// The default Double-NAT port range (the paper's 1024-65535: 64,511 ports).
 public let defaultVirtualPortRange: ClosedRange<UInt16> = 1024...65535
 
+/// A vdport/lport range as lvsadm, the YAML file and keepalived.conf write it: `LOW-HIGH` with
+/// 1 <= LOW <= HIGH <= 65535; nil otherwise (each caller words its own error).
+public func parseVirtualPortRange(_ text: Substring) -> ClosedRange<UInt16>? {
+    let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+    guard parts.count == 2, let low = UInt16(parts[0]), let high = UInt16(parts[1]), low >= 1, low <= high else {
+        return nil
+    }
+    return low...high
+}
+
 extension Director {
     /// Most local addresses (LIPs) one FULLNAT service may have.
     public static let maxLocalAddressesPerService = 16
