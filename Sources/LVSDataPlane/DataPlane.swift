@@ -100,12 +100,12 @@ public final class DataPlane: @unchecked Sendable {
             let on = routes.connected.filter { vip.masked(prefixLength: $0.prefixLength) == $0.network }.map(\.interface)
             return (vip, on.isEmpty ? Array(0..<interfaces.count) : on)
         })
-        _ = perform { _ in self.vipInterfaces = table }
+        perform { _ in self.vipInterfaces = table }
     }
 
     /// Asks for the MAC addresses of `addresses` now, so first packets do not wait.
     public func resolve(_ addresses: [IPAddress]) {
-        _ = perform { _ in
+        perform { _ in
             let now = monotonicMilliseconds()
             for a in addresses { if let hop = self.routes.route(a) { self.requestNeighbor(hop, now: now) } }
             self.flushTX()
