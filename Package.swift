@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(name: "lvsadm", dependencies: ["LVSDaemon"]),
         .executableTarget(name: "lvs-demo", dependencies: ["LVSDaemon"]),
         // The VS/TUN real-server agent: decapsulation logic (pure, tested) and the executable.
-        .target(name: "LVSTunnel", dependencies: ["LVSPacket"]),
+        .target(name: "LVSTunnel", dependencies: ["LVSPacket", "CLinuxNet"]),
         .executableTarget(name: "lvs-tunnel", dependencies: ["LVSTunnel", "CLinuxNet"]),
         // Benchmarks: plain executables printing `name value unit` lines (scripts/bench.sh).
         .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),

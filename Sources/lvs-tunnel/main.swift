@@ -29,6 +29,42 @@ if options.help {
     exit(0)
 }
 
+if !options.xdpInterfaces.isEmpty {
+    runXDP(options)
+}
+
+/// `--xdp`: load the program, attach it everywhere, then only wait for SIGINT/SIGTERM. Attaching
+/// is all or nothing: on any failure the links made so far close with the process.
+func runXDP(_ options: TunnelAgentOptions) -> Never {
+    let decap: XDPDecap
+    do {
+        decap = try XDPDecap(ipip: options.ipip, guePort: options.guePort, directors: options.directors)
+    } catch {
+        fail(error.description)
+    }
+    var links: [Int32] = []
+    var attached: [String] = []
+    for name in options.xdpInterfaces {
+        do {
+            let (link, mode) = try decap.attach(interface: name, mode: options.xdpMode)
+            links.append(link)
+            attached.append("\(name) (\(mode.rawValue))")
+        } catch {
+            fail(error.description)
+        }
+    }
+    clinuxnet_stop_on_signals()
+    let kinds = [options.ipip ? "ipip/6in6" : nil, options.guePort.map { "gue on udp/\($0)" }].compactMap { $0 }
+    say("lvs-tunnel: receiving \(kinds.joined(separator: " and ")) with XDP on \(attached.joined(separator: ", "))"
+        + (options.directors.isEmpty ? "" : ", from \(options.directors.map(\.description).joined(separator: ", ")) only"))
+    while clinuxnet_stop_requested() == 0 {
+        _ = clinuxnet_poll_in([], 0, 200)
+    }
+    say("lvs-tunnel: \(decap.counters().summary)")
+    for l in links { close(l) }
+    exit(0)
+}
+
 // The TUN device first: it needs CAP_NET_ADMIN, the most common reason to fail.
 var nameBytes = [CChar](repeating: 0, count: 16)
 var step: Int32 = 0

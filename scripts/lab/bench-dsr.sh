@@ -5,9 +5,12 @@
 #
 # Its own one-segment lab (namespaces lvtb-*, scripts/lab/netns.sh lab_tun_up): client, director
 # and one real server on a bridge; the server holds the VIP on lo and runs iperf3 -s and (for TUN)
-# lvs-tunnel. Processes are pinned as in ../shared/lab: the client on CPU $CLIENT_CPUS (0), the
+# lvs-tunnel: VS/TUN is measured twice, with the agent's TUN-device path (raw socket read + TUN
+# write per packet; lab_dsr.tun.*) and with its XDP path (lvs-tunnel --xdp eth0: in-kernel
+# decapsulation; lab_dsr.tun_xdp.*). Processes are pinned as in ../shared/lab: the client on CPU $CLIENT_CPUS (0), the
 # director and the server on $SUT_CPUS (1). DSR_REPS rounds (default 3), interleaved
-# direct/DR/TUN; each figure is the median. DSR_SECONDS per iperf3 run (default 5).
+# direct/DR/TUN/TUN-XDP; each figure is the median. DSR_SECONDS per iperf3 run (default 5).
+# DSR_CC sets iperf3's congestion control (-C; default: the system's, bbr on these machines).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/scripts/lab/netns.sh"
@@ -62,7 +65,7 @@ stop_director() {
     LVSD_PID=""
 }
 run_iperf() {  # TARGET -> Gbit/s (received by the client)
-    ip netns exec $P-c taskset -c "$CLIENT_CPUS" timeout $((SECS + 15)) iperf3 -c "$1" -p 5201 -R -t "$SECS" -J 2>/dev/null \
+    ip netns exec $P-c taskset -c "$CLIENT_CPUS" timeout $((SECS + 15)) iperf3 -c "$1" -p 5201 -R -t "$SECS" ${DSR_CC:+-C "$DSR_CC"} -J 2>/dev/null \
         | jq -r '.end.sum_received.bits_per_second / 1e9' 2>/dev/null || echo 0
 }
 median() { sort -g | awk '{v[NR] = $1} END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -75,12 +78,21 @@ for r in $(seq "$REPS"); do
     stop_director
     start_director tun
     run_iperf "$LAB_TUN_VIP" >> "$WORK/tun"
+    # The XDP agent decapsulates before the TUN agent's raw sockets would see anything.
+    ip netns exec $P-r1 taskset -c "$AGENT_CPUS" "$BIN/lvs-tunnel" --xdp eth0 2> "$WORK/xdp.log" &
+    XDP_PID=$!
+    wait_for grep -q receiving "$WORK/xdp.log" || { cat "$WORK/xdp.log" >&2; exit 1; }
+    run_iperf "$LAB_TUN_VIP" >> "$WORK/tun_xdp"
+    kill -INT $XDP_PID; wait $XDP_PID || true
     stop_director
 done
-d=$(median < "$WORK/direct"); dr=$(median < "$WORK/dr"); tun=$(median < "$WORK/tun")
+d=$(median < "$WORK/direct"); dr=$(median < "$WORK/dr"); tun=$(median < "$WORK/tun"); xdp=$(median < "$WORK/tun_xdp")
 printf 'lab_dsr.direct.download_gbps %.2f Gbit/s\n' "$d"
 printf 'lab_dsr.dr.download_gbps %.2f Gbit/s\n' "$dr"
 printf 'lab_dsr.tun.download_gbps %.2f Gbit/s\n' "$tun"
+printf 'lab_dsr.tun_xdp.download_gbps %.2f Gbit/s\n' "$xdp"
 awk -v a="$dr" -v b="$d" 'BEGIN { if (b > 0) printf "lab_dsr.dr_vs_direct.download %.3f ratio\n", a / b }'
 awk -v a="$tun" -v b="$d" 'BEGIN { if (b > 0) printf "lab_dsr.tun_vs_direct.download %.3f ratio\n", a / b }'
-echo "# rounds (Gbit/s): direct $(tr '\n' ' ' < "$WORK/direct")| dr $(tr '\n' ' ' < "$WORK/dr")| tun $(tr '\n' ' ' < "$WORK/tun")" >&2
+awk -v a="$xdp" -v b="$d" 'BEGIN { if (b > 0) printf "lab_dsr.tun_xdp_vs_direct.download %.3f ratio\n", a / b }'
+grep -h "decapsulated" "$WORK/xdp.log" | tail -1 | sed 's/^/# last XDP round: /' >&2
+echo "# rounds (Gbit/s): direct $(tr '\n' ' ' < "$WORK/direct")| dr $(tr '\n' ' ' < "$WORK/dr")| tun $(tr '\n' ' ' < "$WORK/tun")| tun_xdp $(tr '\n' ' ' < "$WORK/tun_xdp")" >&2

@@ -81,4 +81,22 @@ int clinuxnet_tunnel_socket(int family, int protocol, int port);
 /// byte count, 0 when nothing is waiting (non-blocking), or -errno.
 long clinuxnet_recv_from(int fd, void *buf, unsigned long len, uint8_t src16[16]);
 
+// XDP decapsulation (lvs-tunnel --xdp): see bpf.c.
+
+/// A BPF array map of `entries` 64-bit counters (key: a 32-bit index). Returns the fd or -errno.
+int clinuxnet_bpf_counter_map(unsigned entries);
+/// Reads counter `key` of a map from clinuxnet_bpf_counter_map. Returns 0 or -errno.
+int clinuxnet_bpf_counter_read(int map_fd, uint32_t key, uint64_t *value);
+/// Loads `count` encoded instructions (struct bpf_insn, little-endian u64 each) as an XDP program.
+/// Returns the fd, or -errno with the verifier's log in `log` when it refused the program.
+int clinuxnet_bpf_xdp_load(const uint64_t *insns, int count, char *log, unsigned log_size);
+/// Attaches an XDP program to interface `ifindex` through a BPF link, in the driver (native) or,
+/// with `generic`, the generic (skb) mode. The program stays attached while the returned link fd
+/// is open. Returns the fd or -errno (EBUSY: another XDP program is attached).
+int clinuxnet_bpf_xdp_attach(int prog_fd, int ifindex, int generic);
+/// Runs an XDP program once on a packet (BPF_PROG_TEST_RUN). `*out_size` is the room in `out` on
+/// entry and the resulting packet's length on return. Returns 0 or -errno.
+int clinuxnet_bpf_xdp_test_run(int prog_fd, const void *in, unsigned in_size, void *out, unsigned *out_size,
+                               uint32_t *action);
+
 #endif
