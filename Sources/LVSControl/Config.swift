@@ -10,6 +10,7 @@ public struct LVSDConfiguration: Sendable, Equatable {
     public static let defaultControlSocket = "/run/lvsd.sock"
     public static let defaultConnectionCapacity = 1 << 20
     public static let connectionCapacityRange = 1024...134_217_728
+    public static let realtimePriorityRange = 0...99
 
     /// Path of the unix control socket (created mode 0600).
     public var controlSocket: String
@@ -21,6 +22,10 @@ public struct LVSDConfiguration: Sendable, Equatable {
     public var interfaces: [String]
     /// Next hop of the default route, if any.
     public var gateway: IPAddress?
+    /// SCHED_RR priority (1...99) of the data-plane thread, 0 = normal scheduling. For a director
+    /// that shares its cores: a packet then waits for no other task (keepalived's
+    /// vrrp_rt_priority / checker_rt_priority, for the forwarding thread).
+    public var realtimePriority = 0
     public var timeouts: ConfigTimeouts
     /// Virtual services in file order, each with its real servers in file order.
     public var services: [ConfiguredService]

@@ -52,7 +52,7 @@ enum ConfigFile {
 struct ConfigParser {
     let file: String
 
-    static let topKeys = ["control_socket", "metrics_listen", "connection_capacity", "interfaces", "gateway",
+    static let topKeys = ["control_socket", "metrics_listen", "connection_capacity", "interfaces", "gateway", "realtime_priority",
                           "timeouts", "expire_quiescent_template", "services", "l7"]
     static let timeoutKeys = ["tcp", "tcpfin", "udp"] + ConfigTimeouts.stateKeys.keys.sorted()
     static let serviceKeys = ["protocol", "address", "port", "fwmark", "match", "scheduler", "scheduler_flags",
@@ -241,6 +241,9 @@ struct ConfigParser {
         // The `l7` section (parsed by LVSL7) runs without a data plane: interfaces are optional then.
         if f["l7"] == nil || f["interfaces"] != nil { config.interfaces = try interfaces(try required(f, "interfaces")) }
         if let v = f.optional("gateway") { config.gateway = try address(v, "gateway") }
+        if let v = f.optional("realtime_priority") {
+            config.realtimePriority = try integer(v, "realtime_priority", LVSDConfiguration.realtimePriorityRange)
+        }
         if let v = f.optional("timeouts") { config.timeouts = try timeouts(v) }
         if let v = f.optional("expire_quiescent_template") {
             config.expireQuiescentTemplate = try boolean(v, "expire_quiescent_template")

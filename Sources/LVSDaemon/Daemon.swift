@@ -154,6 +154,15 @@ public final class Daemon: @unchecked Sendable {
         if !config.interfaces.isEmpty {
             dataPlane = try DataPlane(interfaces: config.interfaces, gateway: config.gateway, director: director)
             dataPlane.start()
+            if config.realtimePriority > 0 {
+                let e = dataPlane.setRealtimePriority(Int32(config.realtimePriority))
+                if e != 0 {
+                    dataPlane.stop()
+                    throw StartError(description: "realtime_priority \(config.realtimePriority): setting SCHED_RR on the data-plane thread: "
+                        + String(cString: strerror(e)) + (e == EPERM ? " (needs CAP_SYS_NICE)" : ""))
+                }
+                logger.info("data-plane thread at SCHED_RR priority \(config.realtimePriority)")
+            }
             if getenv("LVSD_NO_KERNEL_FILTER") == nil { kernelFilter = KernelCopyFilter(interfaces: config.interfaces) }
             refreshAddresses()
             logger.info("data plane running on \(config.interfaces.joined(separator: ", ")); \(config.services.count) services")
@@ -305,9 +314,9 @@ public final class Daemon: @unchecked Sendable {
         }
         if fresh.interfaces != config.interfaces || fresh.connectionCapacity != config.connectionCapacity
             || fresh.controlSocket != config.controlSocket || fresh.gateway != config.gateway
-            || fresh.metricsListen != config.metricsListen
+            || fresh.metricsListen != config.metricsListen || fresh.realtimePriority != config.realtimePriority
         {
-            logger.warning("interfaces, gateway, capacity, control socket and metrics address apply at restart only")
+            logger.warning("interfaces, gateway, capacity, realtime priority, control socket and metrics address apply at restart only")
         }
         if l7 != nil { logger.warning("the l7 section applies at restart only") }
         let result = health.reload(fresh) { effective in

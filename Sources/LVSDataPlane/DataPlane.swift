@@ -124,6 +124,14 @@ public final class DataPlane: @unchecked Sendable {
         thread = t
     }
 
+    /// Puts the worker thread under SCHED_RR at `priority` (1...99). Returns 0 or the errno.
+    public func setRealtimePriority(_ priority: Int32) -> Int32 {
+        guard let t = thread else { return ESRCH }
+        var p = sched_param()
+        p.sched_priority = priority
+        return pthread_setschedparam(t, SCHED_RR, &p)
+    }
+
     /// Stops the worker thread and waits for it.
     public func stop() {
         guard let t = thread else { return }

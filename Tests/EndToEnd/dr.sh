@@ -25,6 +25,7 @@ cat > "$WORK/lvsd.yaml" <<YAML
 control_socket: $LVSD_SOCKET
 metrics_listen: 127.0.0.1:9118
 interfaces: [d0]
+realtime_priority: 10
 timeouts: {tcpfin: 2, time_wait: 2, close: 2}
 services:
   - protocol: tcp
@@ -49,6 +50,14 @@ LVSD_PID=$!
 disown
 wait_for test -S "$LVSD_SOCKET" || { cat "$WORK/lvsd.log"; echo "0 passed, 1 failed"; exit 1; }
 for i in 1 2 3; do wait_for ip netns exec $P-r$i bash -c "exec 3<>/dev/tcp/127.0.0.1/80"; done
+
+# realtime_priority: exactly one thread (the data plane) runs under SCHED_RR at 10.
+rt=$(ps -L -o cls=,rtprio= -p $LVSD_PID | awk '$1 == "RR"' | tr -s ' ')
+if [ "$(echo "$rt" | wc -l)" = 1 ] && [ "$rt" = " RR 10" -o "$rt" = "RR 10" ] && grep -q "SCHED_RR priority 10" "$WORK/lvsd.log"; then
+    ok "realtime_priority 10: the data-plane thread runs under SCHED_RR 10, the other $(($(ps -L -p $LVSD_PID --no-headers | wc -l) - 1)) threads normally"
+else
+    bad "realtime_priority" "$(ps -L -o tid,cls,rtprio,comm -p $LVSD_PID)"
+fi
 
 r1=0; r2=0; r3=0; err=0
 for i in $(seq 30); do

@@ -103,6 +103,8 @@ import Testing
         #expect(c == LVSDConfiguration(interfaces: ["eth1"]))
         #expect(c.controlSocket == "/run/lvsd.sock")
         #expect(c.connectionCapacity == 1_048_576)
+        #expect(c.realtimePriority == 0)
+        #expect(try LVSDConfiguration.parse(text: "interfaces: [eth1]\nrealtime_priority: 50\n").realtimePriority == 50)
     }
 
     @Test func serviceAndServerDefaults() throws {
@@ -233,7 +235,7 @@ import Testing
         // Unknown keys, at every level.
         ("interfaces: [d0]\nmetric_listen: 127.0.0.1:9117\n",
          "lvsd.yaml:2:1: unknown key 'metric_listen' in the configuration (allowed: control_socket, metrics_listen, "
-            + "connection_capacity, interfaces, gateway, timeouts, expire_quiescent_template, services, l7)"),
+            + "connection_capacity, interfaces, gateway, realtime_priority, timeouts, expire_quiescent_template, services, l7)"),
         ("""
          interfaces: [d0]
          services:
@@ -304,6 +306,8 @@ import Testing
          "lvsd.yaml:4:11: 'port' must be 0..65535, got 99999999999999999999999"),
         ("interfaces: [d0]\nconnection_capacity: 100\n",
          "lvsd.yaml:2:22: 'connection_capacity' must be 1024..134217728, got 100"),
+        ("interfaces: [d0]\nrealtime_priority: 100\n",
+         "lvsd.yaml:2:20: 'realtime_priority' must be 0..99, got 100"),
         ("interfaces: [d0]\ntimeouts: {tcp: 0}\n",
          "lvsd.yaml:2:17: 'tcp' must be 1..2592000, got 0"),
         ("""

@@ -38,6 +38,9 @@ import Testing
         let k = try Self.load("nat-http-farm.conf")
         let c = k.configuration
         #expect(c.interfaces == ["eth0", "eth1"])
+        #expect(c.realtimePriority == 0)
+        let rt = try LVSDConfiguration.parseKeepalived(text: "global_defs {\n lvsd_interfaces d0\n lvsd_realtime_priority 20\n}\n", file: "k.conf")
+        #expect(rt.configuration.realtimePriority == 20)
         #expect(c.services.count == 1)
         let s = c.services[0]
         #expect(s.key == ServiceKey(.tcp, IPAddress("192.168.200.16")!, 80))
@@ -154,6 +157,8 @@ import Testing
 
     @Test func fullNATErrors() {
         let lips = "local_address_group L { 172.16.40.10 }\n"
+        #expect(Self.failure(text: "global_defs {\n lvsd_realtime_priority 120\n}\n")
+            == "k.conf:2:25: lvsd_realtime_priority must be an integer in 0...99, got '120'")
         #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n lb_kind FNAT\n real_server 10.0.1.2 80 { }\n}\n")
             == "k.conf:1:16: virtual_server TCP 10.0.0.1:80 has FNAT real servers: it needs laddr_group_name (a local_address_group)")
         #expect(Self.failure(text: "virtual_server 10.0.0.1 80 {\n lb_kind FNAT\n laddr_group_name M\n real_server 10.0.1.2 80 { }\n}\n")

@@ -10,6 +10,7 @@
 # decapsulation; lab_dsr.tun_xdp.*). Processes are pinned as in ../shared/lab: the client on CPU $CLIENT_CPUS (0), the
 # director and the server on $SUT_CPUS (1). DSR_REPS rounds (default 3), interleaved
 # direct/DR/TUN/TUN-XDP; each figure is the median. DSR_SECONDS per iperf3 run (default 5).
+# DIRECTOR_RT sets lvsd's realtime_priority (SCHED_RR for its data-plane thread; default 0 = off).
 # DSR_CC sets iperf3's congestion control (-C; default: the system's, bbr on these machines).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -49,6 +50,7 @@ start_director() {  # METHOD (dr | tun)
     cat > "$WORK/lvsd.yaml" <<YAML
 control_socket: $WORK/lvsd.sock
 interfaces: [d0]
+realtime_priority: ${DIRECTOR_RT:-0}
 services:
   - {protocol: tcp, address: $LAB_TUN_VIP, port: 5201, scheduler: rr, real_servers: [{address: $RS, method: $1}]}
 YAML

@@ -182,6 +182,9 @@ struct KeepalivedMapper {
                       let p = UInt16(t.text[t.text.index(after: colon)...]), ListenAddress.isLoopback(a)
                 else { throw fail(t, "lvsd_metrics_listen must be a loopback ADDRESS:PORT, got '\(t.text)'") }
                 config.metricsListen = ListenAddress(a, p)
+            case "lvsd_realtime_priority":
+                try exactArgs(item, 1)
+                config.realtimePriority = try int(item.args[0], LVSDConfiguration.realtimePriorityRange, "lvsd_realtime_priority")
             case "lvsd_connection_capacity":
                 try exactArgs(item, 1)
                 let r = LVSDConfiguration.connectionCapacityRange
