@@ -8,7 +8,8 @@
 #            trivial decision. Scheduler names after the suite restrict the run.
 #   maxcc    Double-NAT maximum concurrent connections through Director.process: N=8 real servers,
 #            vdports 1024-65535 (the paper's 516,088), filled until refused, then one more attempt;
-#            then N=6, N=16, a 32k-port range and the whole port space; fill rate and table size.
+#            then N=6, N=16, a 32k-port range and the whole port space; fill rate and table size;
+#            and the cost of a refused SYN when the pool is full for one server only (bounded search).
 #   lab      (root) ../shared/lab's network-namespace benchmark, one run each of: direct path,
 #            nftables DNAT, haproxy tcp and SwiftLVS NAT; keep-alive req/s, new connections/s,
 #            iperf3 Gbit/s and p99, with SwiftLVS's ratios to the others. LAB_REPS (default 1)

@@ -91,6 +91,43 @@ enum MaxCCBenchmark {
         print("\(name)_reply_after_full \(r.repliesOK ? 1 : 0) ok")
     }
 
+    /// The adversarial refusal: a pool full for one real server while the second (quiesced, weight
+    /// 0) holds nothing, so every port has fewer holders than the limit and each costs a table
+    /// probe. Prints the time per refused SYN (bounded by `Director.maxPortProbes` probes) next to
+    /// the time per accepted SYN of the fill, measured in the same run.
+    static func refusalCost(range: ClosedRange<UInt16>) {
+        let capacity = range.count + range.count / 16 + 1024
+        let d = Director(DirectorConfiguration(connectionCapacity: capacity, memoryAdvisor: EngineBenchmark.hugePages))
+        try! d.addService(ServiceSpec(key, scheduler: "rr", virtualPortRange: range))
+        let r1 = IPAddress("192.168.10.2")!, r2 = IPAddress("192.168.10.3")!
+        try! d.addDestination(DestinationSpec(address: r1, port: 8080, method: .doubleNAT), to: key)
+        try! d.addDestination(DestinationSpec(address: r2, port: 8080, weight: 0, method: .doubleNAT), to: key)
+        let template = PacketBuilder().ethernet().ipv4(src: IPAddress("172.16.0.1")!, dst: vip)
+            .tcp(src: 1024, dst: 80, flags: TCPFlag.syn).bytes()
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 64)
+        defer { buf.deallocate() }
+        let now = Timestamp(milliseconds: 1000)
+        var i = 0
+        let start = monotonicSeconds()
+        while i < capacity, case .forward = synVerdict(d, template, buf, i, now) { i += 1 }
+        let fillSeconds = monotonicSeconds() - start
+        let held = d.connectionCount
+        let attempts = 2000
+        var refused = 0
+        let t0 = monotonicSeconds()
+        for k in 0..<attempts {
+            if case .drop(.portsExhausted) = synVerdict(d, template, buf, i + 1 + k, now) { refused += 1 }
+        }
+        let perRefusal = (monotonicSeconds() - t0) / Double(attempts) * 1e6
+        let perAccept = fillSeconds / Double(max(held, 1)) * 1e6
+        print("maxcc.one_server_full_held \(held) conns")
+        print("maxcc.one_server_full_refused \(refused) of \(attempts) conns")
+        report("maxcc.one_server_full_refusal_cost", perRefusal, "us")
+        report("maxcc.one_server_full_accept_cost", perAccept, "us")
+        report("maxcc.one_server_full_refusal_vs_accept", perRefusal / perAccept, "ratio")
+        print("maxcc.max_port_probes \(Director.maxPortProbes) probes")
+    }
+
     static func run() {
         let paper = 1024...UInt16(65535)
         let n8 = fill(servers: 8, range: paper)
@@ -111,5 +148,6 @@ enum MaxCCBenchmark {
         let wide = UInt16(1)...UInt16(65535)  // the whole port space; the VIP's port 80 is excluded
         let all = fill(servers: 8, range: wide)
         line("maxcc.doublenat_n8_range1_65535", all, servers: 8, range: wide)
+        refusalCost(range: paper)
     }
 }

@@ -123,10 +123,20 @@ extension Director {
         return nilIndex
     }
 
+    /// Most table probes one port search makes. A pool that is full for one real server but not
+    /// for the others (its ports have fewer holders than `limit`, so each needs a probe) would
+    /// otherwise cost a probe per port of the range, 64,511 by default, for every refused SYN: a
+    /// SYN flood towards that server would then take the director's core. With the bound a
+    /// refusal costs at most this many probes and the next search continues where this one
+    /// stopped, so a free port is still found within ceil(range / bound) attempts (a client's SYN
+    /// retransmission). Ports skipped on their holder count alone cost no probe.
+    public static let maxPortProbes = 1024
+
     /// The next port of the service's range, from its cursor on, that is not excluded, has fewer
     /// than `limit` holders, and whose OUT key (proto, dest, dport, source, port) no live
     /// connection holds (one probe): a port is used at most once per real server (RIP:rport).
-    /// Takes the port's count and moves the cursor past it; `nilIndex` when none is left.
+    /// Takes the port's count and moves the cursor past it; `nilIndex` when none is left, or
+    /// when `maxPortProbes` probes found none (the cursor then moves past the probed ports).
     @inlinable
     func takePort(_ r: UnsafeMutablePointer<VirtualPortRange>, counts: UnsafeMutablePointer<UInt16>,
                   excluded: UnsafeMutablePointer<UInt64>?, limit: UInt16, proto: UInt8, source: IPAddress,
@@ -136,14 +146,20 @@ extension Director {
         var port = Int(r.pointee.cursor)
         if port < low || port > high { port = low }
         var left = high - low + 1
+        var probes = 0
         while left > 0 {
             let held = counts[port]
-            if held < limit && !(excluded.map { VirtualPortRange.isExcluded($0, port) } ?? false)
-                && table.lookupOut(proto, dest: dest, dport: dport, client: source, cport: UInt16(port)) == nilIndex
-            {
-                counts[port] = held &+ 1
-                r.pointee.cursor = UInt16(port == high ? low : port + 1)
-                return UInt32(port)
+            if held < limit && !(excluded.map { VirtualPortRange.isExcluded($0, port) } ?? false) {
+                if table.lookupOut(proto, dest: dest, dport: dport, client: source, cport: UInt16(port)) == nilIndex {
+                    counts[port] = held &+ 1
+                    r.pointee.cursor = UInt16(port == high ? low : port + 1)
+                    return UInt32(port)
+                }
+                probes &+= 1
+                if probes == Director.maxPortProbes {
+                    r.pointee.cursor = UInt16(port == high ? low : port + 1)
+                    return nilIndex
+                }
             }
             port = port == high ? low : port + 1
             left -= 1

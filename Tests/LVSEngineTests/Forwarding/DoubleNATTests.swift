@@ -124,6 +124,46 @@ import Testing
         #expect(again == .forward(side: .realServer, nextHop: r1))
     }
 
+    /// A pool full for one server but not for the other (every port has 1 holder of 2, so each
+    /// needs a table probe): a refused search stops after `maxPortProbes` probes and the next one
+    /// resumes where it stopped, so a port freed far from the cursor is found by a later SYN.
+    @Test func aRefusedSearchIsBoundedAndTheNextResumesWhereItStopped() {
+        let n = 3000
+        let d = director([r1, r2], range: 10000...UInt16(10000 + n - 1), capacity: 8192)
+        // r2 quiesced: every connection goes to r1.
+        try! d.editDestination(DestinationSpec(address: r2, port: 8080, weight: 0, method: .doubleNAT), in: Lab.web)
+        let h = FrameHarness(d)
+        let t0 = Timestamp(milliseconds: 1000)
+        var portOf: [UInt16: UInt16] = [:]  // vdport -> client port
+        for i in 0..<n {
+            let cport = UInt16(20000 + i)
+            let (verdict, out) = h.run(synFrame(cport), now: t0)
+            guard case .forward(side: .realServer, nextHop: r1) = verdict else {
+                Issue.record("connection \(i): \(verdict)")
+                return
+            }
+            portOf[forwardedTo(out).1] = cport
+        }
+        #expect(d.virtualPortsHeld(v) == n)
+        // The connection on vdport 12500 is established, then reset by the client; its CLOSE
+        // entry expires long before the others (SYN_RECV), and gives the port back. (An RST in
+        // SYN_RECV keeps SYN_RECV, as in IPVS.)
+        let victim = portOf[12500]!
+        _ = h.run(Lab.eth().ipv4(src: c, dst: v).tcp(src: victim, dst: 80, flags: ack, seq: 8).bytes(), now: t0)
+        _ = h.run(Lab.eth().ipv4(src: c, dst: v).tcp(src: victim, dst: 80, flags: TCPFlag.rst, seq: 8).bytes(), now: t0)
+        d.advance(to: Timestamp(milliseconds: 1000 + 20_000))
+        #expect(d.virtualPortsHeld(v) == n - 1)
+        // The cursor is back at 10000: probes 10000-11023, then 11024-12047, are refused; the
+        // third search reaches 12500.
+        let later = Timestamp(milliseconds: 1000 + 21_000)
+        #expect(h.run(synFrame(30000), now: later).0 == .drop(.portsExhausted))
+        #expect(h.run(synFrame(30001), now: later).0 == .drop(.portsExhausted))
+        let (third, out) = h.run(synFrame(30002), now: later)
+        #expect(third == .forward(side: .realServer, nextHop: r1))
+        #expect(forwardedTo(out).1 == 12500)
+        #expect(d.counters[.portsExhausted] == 2)
+    }
+
     @Test func theVIPsServicePortsAreNeverHandedOut() {
         // Services on VIP ports 80 and 53 (the UDP one); 81 is added as a third service port.
         let d = director(range: 79...82)
