@@ -94,4 +94,26 @@ import Testing
             try TunnelAgentOptions.parse(["--bogus"])
         }
     }
+
+    @Test func xdpOptions() throws {
+        let o = try TunnelAgentOptions.parse(["--xdp", "eth0", "--xdp", "eth1", "--xdp-mode", "generic", "--gue-port", "6080"])
+        #expect(o.xdpInterfaces == ["eth0", "eth1"])
+        #expect(o.xdpMode == .generic)
+        #expect(try TunnelAgentOptions.parse(["--xdp", "eth0"]).xdpMode == nil)
+        #expect(throws: TunnelAgentOptionsError("--xdp: eth0 is given twice")) {
+            try TunnelAgentOptions.parse(["--xdp", "eth0", "--xdp", "eth0"])
+        }
+        #expect(throws: TunnelAgentOptionsError("--xdp-mode: 'driver' is not native or generic")) {
+            try TunnelAgentOptions.parse(["--xdp", "eth0", "--xdp-mode", "driver"])
+        }
+        #expect(throws: TunnelAgentOptionsError("--xdp-mode needs --xdp IFACE")) {
+            try TunnelAgentOptions.parse(["--xdp-mode", "native"])
+        }
+        #expect(throws: TunnelAgentOptionsError("--device names the TUN device, which --xdp does not use")) {
+            try TunnelAgentOptions.parse(["--xdp", "eth0", "--device", "tun7"])
+        }
+        #expect(throws: TunnelAgentOptionsError("--xdp: an interface name of 1 to 15 characters")) {
+            try TunnelAgentOptions.parse(["--xdp", "averyveryverylongname"])
+        }
+    }
 }
