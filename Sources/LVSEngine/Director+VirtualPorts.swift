@@ -34,8 +34,9 @@ extension Director {
     }
 
     /// Points service `r`'s LIP list at the LIPs' slots and pools, creating them on first use.
-    /// LIP slots and pools are never freed (connections may still count in them); at most
-    /// `ConnectionTable.maxLocalAddresses` distinct LIPs over the director's life.
+    /// At most `ConnectionTable.maxLocalAddresses` (4,096) LIPs have a slot at a time; when they are all
+    /// taken, the slots of LIPs that no service lists and no connection holds a port of are
+    /// reclaimed (`reclaimLocalAddressSlots`).
     func assignLocalAddresses(_ r: ServiceRecord) {
         let base = r.slot * Director.maxLocalAddressesPerService
         var n = 0
@@ -44,8 +45,8 @@ extension Director {
             if let s = localAddressSlots[lip] {
                 slot = s
             } else {
-                guard localAddressSlots.count < ConnectionTable.maxLocalAddresses else { continue }
-                slot = UInt16(localAddressSlots.count)
+                guard let s = takeLocalAddressSlot() else { continue }
+                slot = s
                 localAddressSlots[lip] = slot
                 table.localAddresses[Int(slot)] = lip
             }
@@ -65,6 +66,35 @@ extension Director {
         if !r.virtualPortRange.contains(v.pointee.cursor) { v.pointee.cursor = r.virtualPortRange.lowerBound }
     }
 
+    /// A slot for a new LIP: a given-back one, a never-used one, or one reclaimed now.
+    func takeLocalAddressSlot() -> UInt16? {
+        if freeLocalAddressSlots.isEmpty && nextLocalAddressSlot >= localAddressLimit {
+            reclaimLocalAddressSlots()
+        }
+        if let s = freeLocalAddressSlots.popLast() { return s }
+        guard nextLocalAddressSlot < localAddressLimit else { return nil }
+        nextLocalAddressSlot += 1
+        return UInt16(nextLocalAddressSlot - 1)
+    }
+
+    /// Gives back the slots (and pools) of LIPs that no service lists any more and in whose pool
+    /// no connection holds a port: a FULLNAT connection holds a port of its LIP for its whole
+    /// life, so no entry refers to such a slot. Runs only when the slots run out, because it
+    /// reads the 65,536 holder counts of every unlisted LIP.
+    func reclaimLocalAddressSlots() {
+        let listed = Set(records.compactMap { $0 }.flatMap(\.localAddresses))
+        let vips = Set(records.compactMap { $0?.key.address })
+        for (lip, slot) in localAddressSlots where !listed.contains(lip) {
+            guard virtualPortPools[lip]?.isUnheld ?? true else { continue }
+            localAddressSlots[lip] = nil
+            localPortCounts[Int(slot)] = nil
+            table.localAddresses[Int(slot)] = .zero
+            // (an address that is also a VIP keeps its pool: refreshVirtualPorts owns that one)
+            if !vips.contains(lip) { virtualPortPools[lip] = nil }
+            freeLocalAddressSlots.append(slot)
+        }
+    }
+
     func validateLocalAddresses(_ spec: ServiceSpec) throws(DirectorError) {
         if spec.clientAddress != .none && spec.key.proto != .tcp {
             throw .invalid("client addresses (PROXY protocol v2, TOA) are for TCP services only")
@@ -76,8 +106,10 @@ extension Director {
             throw .invalid("local address \(lip) and virtual service must be of the same address family")
         }
         let new = Set(spec.localAddresses).subtracting(localAddressSlots.keys).count
-        guard localAddressSlots.count + new <= ConnectionTable.maxLocalAddresses else {
-            throw .invalid("too many distinct local addresses (at most \(ConnectionTable.maxLocalAddresses))")
+        if localAddressSlots.count + new > localAddressLimit { reclaimLocalAddressSlots() }
+        guard localAddressSlots.count + new <= localAddressLimit else {
+            throw .invalid("too many local addresses in use (at most \(localAddressLimit); "
+                + "an address no service lists any more stays in use while connections hold its ports)")
         }
     }
 

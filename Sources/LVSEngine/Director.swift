@@ -82,6 +82,11 @@ public final class Director {
     @usableFromInline let localPortCounts: UnsafeMutablePointer<UnsafeMutablePointer<UInt16>?>
     /// FULLNAT: LIP address -> index in `table.localAddresses` (control plane only).
     var localAddressSlots: [IPAddress: UInt16] = [:]
+    /// LIP slots given back by `reclaimLocalAddressSlots`, and the next never-used slot.
+    var freeLocalAddressSlots: [UInt16] = []
+    var nextLocalAddressSlot = 0
+    /// How many LIP slots may be in use (the table's 4,096; tests lower it).
+    var localAddressLimit = ConnectionTable.maxLocalAddresses
     /// Where batch warming stores what it loaded, so the loads are not optimised away.
     @usableFromInline var warmSink: UInt32 = 0
     /// Outer source addresses and MTU for VS/TUN, given by the data plane (`setTunnelPath`).

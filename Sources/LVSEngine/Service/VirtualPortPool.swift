@@ -32,6 +32,17 @@ final class VirtualPortCounts {
 
     /// Ports currently held (sum of the holder counts), for tests and listings.
     var held: Int { (0..<65536).reduce(0) { $0 + Int(counts[$1]) } }
+
+    /// No port held: read 4 counts at a time, stopping at the first held one.
+    var isUnheld: Bool {
+        let words = UnsafeRawPointer(counts).assumingMemoryBound(to: UInt64.self)
+        var i = 0
+        while i < 65536 / 4 {
+            if words[i] != 0 { return false }
+            i += 1
+        }
+        return true
+    }
 }
 
 /// A service's view of its port pools: the configured range, a rotating cursor, the most holders

@@ -57,6 +57,31 @@ import Testing
         #expect(h.run(wrong).0 == .drop(.noService))
     }
 
+    /// LIP slots are finite (4,096; 64 here); the slots of LIPs that no service lists any more
+    /// are reused, except while a connection still holds a port of that LIP.
+    @Test func slotsOfUnlistedLIPsAreReusedButNotWhileAConnectionHoldsOne() throws {
+        let d = director()
+        d.localAddressLimit = 64
+        let h = FrameHarness(d)
+        #expect(h.run(synFrame(40000)).0 == .forward(side: .realServer, nextHop: r1))  // held on lip1
+        // 20 edits of 16 new LIPs each: 320 distinct LIPs, five times the slots.
+        var last: [IPAddress] = []
+        for i in 0..<20 {
+            last = (0..<16).map { IPAddress(v4: 0x0a64_0000 &+ UInt32(i * 16 + $0)) }
+            try d.editService(ServiceSpec(Lab.web, scheduler: "rr", localAddresses: last))
+        }
+        // lip1's connection still translates its reply: its slot was not handed to another LIP.
+        let reply = Lab.eth().ipv4(src: r1, dst: lip1).tcp(src: 8080, dst: 1024, flags: syn | ack, seq: 5, ack: 8).bytes()
+        let (back, out) = h.run(reply)
+        #expect(back == .forward(side: .client, nextHop: c))
+        #expect(ends(out).0 == v)
+        // New connections come from the current LIPs.
+        let (verdict, fresh) = h.run(synFrame(40001))
+        #expect(verdict == .forward(side: .realServer, nextHop: r1))
+        #expect(last.contains(ends(fresh).0))
+        #expect(d.localAddresses == last)
+    }
+
     @Test func lipsAreTakenInTurnAndEachHasItsOwnPorts() {
         let d = director(lips: [lip1, lip2], range: 5000...5000)
         let h = FrameHarness(d)
