@@ -102,14 +102,30 @@ for i in 1 2 3; do
     wait_for grep -q receiving "$WORK/tunnel$i.log"
 done
 
+# curl30 URL: 30 requests; sets r1 r2 r3 (answers per server) and err.
+curl30() {
+    local i
+    r1=0; r2=0; r3=0; err=0
+    for i in $(seq 30); do
+        case "$(ip netns exec $P-c curl -g -s -m 5 "$1")" in rs1) r1=$((r1+1));; rs2) r2=$((r2+1));; rs3) r3=$((r3+1));; *) err=$((err+1));; esac
+    done
+}
 # split URL LABEL: 30 requests, expects rr 10/10/10 with 0 errors.
 split() {
-    local url=$1 label=$2 r1=0 r2=0 r3=0 err=0 i
-    for i in $(seq 30); do
-        case "$(ip netns exec $P-c curl -g -s -m 5 "$url")" in rs1) r1=$((r1+1));; rs2) r2=$((r2+1));; rs3) r3=$((r3+1));; *) err=$((err+1));; esac
+    curl30 "$1"
+    [ "$r1 $r2 $r3 $err" = "10 10 10 0" ] && ok "$2: 30 curl requests, rr 10/10/10, 0 errors" \
+        || bad "$2 split" "rs1 $r1 rs2 $r2 rs3 $r3 errors $err" "$(tail -3 "$WORK/lvsd.log")"
+}
+# agent_counters PREFIX LABEL: every server's agent log (WORK/PREFIX{1,2,3}.log) shows IPIP and
+# GUE decapsulated and nothing rejected.
+agent_counters() {
+    local i s summaries="" allgood=1
+    for i in 1 2 3; do
+        s=$(grep "decapsulated" "$WORK/$1$i.log")
+        summaries="$summaries r$i: ${s#lvs-tunnel: }"$'\n'
+        echo "$s" | grep -qE "decapsulated [1-9][0-9]* \(ipip [1-9][0-9]*, gue [1-9][0-9]*\), rejected 0" || allgood=0
     done
-    [ "$r1 $r2 $r3 $err" = "10 10 10 0" ] && ok "$label: 30 curl requests, rr 10/10/10, 0 errors" \
-        || bad "$label split" "rs1 $r1 rs2 $r2 rs3 $r3 errors $err" "$(tail -3 "$WORK/lvsd.log")"
+    [ "$allgood" = 1 ] && ok "$2 decapsulated IPIP and GUE and rejected nothing" || bad "$2 counters" "$summaries"
 }
 split "http://$LAB_TUN_VIP/" "TUN IPIP"
 split "http://$LAB_TUN_VIP:8080/" "TUN GUE (udp/$GUE_PORT, with and without outer checksum)"
@@ -198,14 +214,7 @@ fi
 # lvs-tunnel counted what it decapsulated, and rejects nothing the director sent.
 for i in 1 2 3; do kill -TERM "$(eval echo \$TUN_PID$i)"; done
 sleep 0.5
-summaries=""
-allgood=1
-for i in 1 2 3; do
-    s=$(grep "decapsulated" "$WORK/tunnel$i.log")
-    summaries="$summaries r$i: ${s#lvs-tunnel: }"$'\n'
-    echo "$s" | grep -qE "decapsulated [1-9][0-9]* \(ipip [1-9][0-9]*, gue [1-9][0-9]*\), rejected 0" || allgood=0
-done
-[ "$allgood" = 1 ] && ok "lvs-tunnel on every server decapsulated IPIP and GUE and rejected nothing" || bad "lvs-tunnel counters" "$summaries"
+agent_counters tunnel "lvs-tunnel on every server"
 
 # The same traffic with the agents' XDP path (lvs-tunnel --xdp eth0): decapsulation in the
 # driver's receive path, the inner packet straight into the server's stack, no TUN device.
@@ -225,13 +234,10 @@ fi
 # wrk runs above, a new connection can reuse a client port whose entry is still in FIN_WAIT on
 # the director, which IPVS (conn_reuse_mode 1) sends to the same server again.)
 reach() {
-    local url=$1 label=$2 r1=0 r2=0 r3=0 err=0 i
-    for i in $(seq 30); do
-        case "$(ip netns exec $P-c curl -g -s -m 5 "$url")" in rs1) r1=$((r1+1));; rs2) r2=$((r2+1));; rs3) r3=$((r3+1));; *) err=$((err+1));; esac
-    done
+    curl30 "$1"
     [ "$err" = 0 ] && [ "$r1" -gt 0 ] && [ "$r2" -gt 0 ] && [ "$r3" -gt 0 ] \
-        && ok "$label: 30 curl requests, 0 errors, all servers answered ($r1/$r2/$r3)" \
-        || bad "$label" "rs1 $r1 rs2 $r2 rs3 $r3 errors $err" "$(tail -3 "$WORK/lvsd.log")"
+        && ok "$2: 30 curl requests, 0 errors, all servers answered ($r1/$r2/$r3)" \
+        || bad "$2" "rs1 $r1 rs2 $r2 rs3 $r3 errors $err" "$(tail -3 "$WORK/lvsd.log")"
 }
 reach "http://$LAB_TUN_VIP/" "XDP agent, TUN IPIP"
 reach "http://$LAB_TUN_VIP:8080/" "XDP agent, TUN GUE"
@@ -248,14 +254,7 @@ print(s.recv(64).decode())' 2>&1)
 [ "$got" = 20000000 ] && ok "XDP agent: 20 MB upload through IPIP, all bytes received" || bad "XDP upload" "received '$got'"
 for i in 1 2 3; do kill -INT "$(eval echo \$XDP_PID$i)"; done
 sleep 0.5
-summaries=""
-allgood=1
-for i in 1 2 3; do
-    s=$(grep "decapsulated" "$WORK/xdp$i.log")
-    summaries="$summaries r$i: ${s#lvs-tunnel: }"$'\n'
-    echo "$s" | grep -qE "decapsulated [1-9][0-9]* \(ipip [1-9][0-9]*, gue [1-9][0-9]*\), rejected 0" || allgood=0
-done
-[ "$allgood" = 1 ] && ok "the XDP programs decapsulated IPIP and GUE and rejected nothing" || bad "XDP counters" "$summaries"
+agent_counters xdp "the XDP programs"
 if ! ip netns exec $P-r1 ip link show eth0 | grep -q xdp; then
     ok "the XDP program is detached when lvs-tunnel exits"
 else
