@@ -52,10 +52,17 @@ public struct TCPOptions: Sequence {
     }
 
     /// One option: kind, and the offset and total length (kind and length bytes included) in the area.
+    @frozen
     public struct Option: Equatable, Sendable {
         public var kind: UInt8
         public var offset: Int
         public var length: Int
+
+        @inlinable init(kind: UInt8, offset: Int, length: Int) {
+            self.kind = kind
+            self.offset = offset
+            self.length = length
+        }
     }
 
     public static let endOfList: UInt8 = 0
@@ -66,15 +73,24 @@ public struct TCPOptions: Sequence {
     public static let sack: UInt8 = 5
     public static let timestamps: UInt8 = 8
 
+    /// Inlinable: the engine walks options on the packet path (PROXY v2 SACK edges, TOA's MSS).
+    @frozen
     public struct Iterator: IteratorProtocol {
-        let base: UnsafeMutableRawPointer
-        let length: Int
-        var offset = 0
+        @usableFromInline let base: UnsafeMutableRawPointer
+        @usableFromInline let length: Int
+        @usableFromInline var offset = 0
+        @usableFromInline var isMalformed = false
         /// Set when an option's length byte is missing, below 2, or runs past the area.
-        public private(set) var malformed = false
+        @inlinable public var malformed: Bool { isMalformed }
 
+        @inlinable init(base: UnsafeMutableRawPointer, length: Int) {
+            self.base = base
+            self.length = length
+        }
+
+        @inlinable
         public mutating func next() -> Option? {
-            while offset < length && !malformed {
+            while offset < length && !isMalformed {
                 let kind = base.u8(offset)
                 if kind == TCPOptions.endOfList { return nil }
                 if kind == TCPOptions.noOperation {
@@ -82,12 +98,12 @@ public struct TCPOptions: Sequence {
                     continue
                 }
                 guard offset + 1 < length else {
-                    malformed = true
+                    isMalformed = true
                     return nil
                 }
                 let len = Int(base.u8(offset + 1))
                 guard len >= 2, offset + len <= length else {
-                    malformed = true
+                    isMalformed = true
                     return nil
                 }
                 let option = Option(kind: kind, offset: offset, length: len)
@@ -98,7 +114,7 @@ public struct TCPOptions: Sequence {
         }
     }
 
-    public func makeIterator() -> Iterator { Iterator(base: base, length: length) }
+    @inlinable public func makeIterator() -> Iterator { Iterator(base: base, length: length) }
 
     /// True when every option is well-formed up to the end of the area or an end-of-list option.
     public var isWellFormed: Bool {

@@ -44,25 +44,13 @@ extension Director {
         }
         // SACK blocks (option kind 5) carry the same kind of sequence numbers.
         let end = min(Int(l4.u8(12) >> 4) &* 4, p.l4Length)
-        var o = HeaderSize.tcp
-        while o < end {
-            let kind = l4.u8(o)
-            if kind == 0 { break }
-            if kind == 1 {
-                o &+= 1
-                continue
+        for o in TCPOptions(base: l4 + HeaderSize.tcp, length: end &- HeaderSize.tcp) where o.kind == TCPOptions.sack {
+            let start = HeaderSize.tcp &+ o.offset
+            var e = start &+ 2
+            while e &+ 4 <= start &+ o.length {
+                Director.setSeq32(frame, p, at: e, Director.unshift(l4.be32(e), base: base, delta: delta))
+                e &+= 4
             }
-            guard o &+ 1 < end else { break }
-            let len = Int(l4.u8(o &+ 1))
-            guard len >= 2, o &+ len <= end else { break }
-            if kind == 5 {
-                var e = o &+ 2
-                while e &+ 4 <= o &+ len {
-                    Director.setSeq32(frame, p, at: e, Director.unshift(l4.be32(e), base: base, delta: delta))
-                    e &+= 4
-                }
-            }
-            o &+= len
         }
     }
 

@@ -32,32 +32,21 @@ extension Director {
         guard p.tcpFlags & TCPFlag.syn != 0 else { return }
         let l4 = frame.base + p.l4Offset
         let end = min(Int(l4.u8(12) >> 4) &* 4, p.l4Length)
-        var o = HeaderSize.tcp
-        while o < end {
-            let kind = l4.u8(o)
-            if kind == 0 { break }
-            if kind == 1 {
-                o &+= 1
-                continue
-            }
-            guard o &+ 1 < end else { break }
-            let len = Int(l4.u8(o &+ 1))
-            guard len >= 2, o &+ len <= end else { break }
-            if kind == 2 && len == 4 {
-                let mss = l4.be16(o &+ 2)
-                let n = UInt16(TOAOption.length(ipv4: p.isIPv4))
-                if mss > n &+ 536 {
-                    let old = l4.raw16(o &+ 2)
-                    l4.setBE16(mss &- n, o &+ 2)
-                    if !frame.checksumPartial {
-                        l4.setRaw16(Checksum.update(l4.raw16(TCPView.checksumOffset),
-                                                    delta: Checksum.delta16(old: old, new: l4.raw16(o &+ 2))),
-                                    TCPView.checksumOffset)
-                    }
+        for opt in TCPOptions(base: l4 + HeaderSize.tcp, length: end &- HeaderSize.tcp)
+        where opt.kind == TCPOptions.maximumSegmentSize && opt.length == 4 {
+            let o = HeaderSize.tcp &+ opt.offset
+            let mss = l4.be16(o &+ 2)
+            let n = UInt16(TOAOption.length(ipv4: p.isIPv4))
+            if mss > n &+ 536 {
+                let old = l4.raw16(o &+ 2)
+                l4.setBE16(mss &- n, o &+ 2)
+                if !frame.checksumPartial {
+                    l4.setRaw16(Checksum.update(l4.raw16(TCPView.checksumOffset),
+                                                delta: Checksum.delta16(old: old, new: l4.raw16(o &+ 2))),
+                                TCPView.checksumOffset)
                 }
-                return
             }
-            o &+= len
+            return
         }
     }
 
