@@ -160,19 +160,20 @@ extension Director {
         var probes = 0
         while left > 0 {
             let held = counts[port]
+            let next = port == high ? low : port + 1
             if held < limit && !(excluded.map { VirtualPortRange.isExcluded($0, port) } ?? false) {
                 if table.lookupOut(proto, dest: dest, dport: dport, client: source, cport: UInt16(port)) == nilIndex {
                     counts[port] = held &+ 1
-                    r.pointee.cursor = UInt16(port == high ? low : port + 1)
+                    r.pointee.cursor = UInt16(next)
                     return UInt32(port)
                 }
                 probes &+= 1
                 if probes == Director.maxPortProbes {
-                    r.pointee.cursor = UInt16(port == high ? low : port + 1)
+                    r.pointee.cursor = UInt16(next)
                     return nilIndex
                 }
             }
-            port = port == high ? low : port + 1
+            port = next
             left -= 1
         }
         return nilIndex
