@@ -56,9 +56,11 @@ public enum XDPDecapProgram {
         let v4Directors = directors.filter(\.isIPv4)
         let v6Directors = directors.filter { !$0.isIPv4 }
 
-        // Little-endian values of the network-order fields the program loads.
-        func word(_ b: [UInt8], _ i: Int) -> UInt32 {
-            UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
+        // The program loads network-order fields as little-endian words: an address's words are
+        // its in-memory representation (`IPAddress.v4Raw`, and `hi`/`lo` split in halves).
+        func words6(_ a: IPAddress) -> [UInt32] {
+            [UInt32(truncatingIfNeeded: a.hi), UInt32(truncatingIfNeeded: a.hi >> 32),
+             UInt32(truncatingIfNeeded: a.lo), UInt32(truncatingIfNeeded: a.lo >> 32)]
         }
         let ethIPv4: Int32 = 0x0008, ethIPv6: Int32 = 0xdd86, notFragmentMask: Int32 = 0xff3f
 
@@ -72,7 +74,7 @@ public enum XDPDecapProgram {
             }
             let ok = a.label()
             a.load(.w, .r0, .r2, 26)
-            for d in v4Directors { a.jump32(.eq, .r0, word(d.bytes, 12), ok) }
+            for d in v4Directors { a.jump32(.eq, .r0, d.v4Raw, ok) }
             a.jump(notAllowed)
             a.bind(ok)
             return true
@@ -86,10 +88,9 @@ public enum XDPDecapProgram {
             let ok = a.label()
             for d in v6Directors {
                 let next = a.label()
-                let b = d.bytes
-                for k in 0..<4 {
+                for (k, w) in words6(d).enumerated() {
                     a.load(.w, .r0, .r2, Int16(22 + 4 * k))
-                    a.jump32(.ne, .r0, word(b, 4 * k), next)
+                    a.jump32(.ne, .r0, w, next)
                 }
                 a.jump(ok)
                 a.bind(next)
