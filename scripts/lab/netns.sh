@@ -85,6 +85,20 @@ lab_metric() {
     ip netns exec "$P-d" curl -s -m 5 "http://127.0.0.1:$1/metrics" | awk -v k="$2" 'index($0, k) == 1 {print $2}'
 }
 
+# lab_expect_one_way PORT LABEL: calls the test's ok/bad on the director's frame counters (metrics
+# on 127.0.0.1:PORT): replies bypass it (DR, TUN), so more than 1000 frames went to real servers
+# and none to clients.
+lab_expect_one_way() {
+    local to_rs to_client
+    to_rs=$(lab_metric "$1" 'lvs_forwarded_frames_total{direction="to_real_server"}')
+    to_client=$(lab_metric "$1" 'lvs_forwarded_frames_total{direction="to_client"}')
+    if [ -n "$to_rs" ] && [ "$to_rs" -gt 1000 ] && [ "$to_client" = 0 ]; then
+        ok "only client-to-server frames cross the director: $to_rs to real servers, $to_client to clients"
+    else
+        bad "$2 frame counts" "to_real_server=$to_rs to_client=$to_client"
+    fi
+}
+
 # lab_config PREFIX SOCKET SCHEDULER "W1 W2 ..." [extra YAML lines]: an lvsd configuration for
 # the lab with one TCP service on the VIP port 80, real servers on 8080.
 lab_config() {
